@@ -13,7 +13,7 @@ LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS  += -O2
 endif
-LDLIBS  := -lpcre2-8 -lutf8proc -lm -lpthread
+LDLIBS  := -lpcre2-8 -lutf8proc -ljansson -lm -lpthread
 
 # per-ISA kernels get their own -m flags and are chosen at run time by CPUID
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
