@@ -124,17 +124,17 @@ static int rd_array(cursor *c, gguf_kv *kv, const char *key) {
     if (!rc) rc = rd_u64(c, &n, key);
     if (rc) return rc;
     if (et == GGUF_TYPE_ARRAY)
-        return err_set(c->err, LATTE_E_FORMAT, "key '%s' at offset %llu: nested arrays are not supported",
+        return err_set(c->err, LATTE_E_FORMAT, "%s at offset %llu: nested arrays are not supported",
                        key, (unsigned long long)at);
     if (et >= GGUF_TYPE_COUNT)
-        return err_set(c->err, LATTE_E_FORMAT, "key '%s' at offset %llu: unknown array element type %u",
+        return err_set(c->err, LATTE_E_FORMAT, "%s at offset %llu: unknown array element type %u",
                        key, (unsigned long long)at, et);
     kv->arr_type = (gguf_type)et;
     kv->arr_n = n;
     uint64_t min_size = et == GGUF_TYPE_STRING ? 8 : type_sizes[et];
     if (n > left(c) / min_size)
         return err_set(c->err, LATTE_E_FORMAT,
-                       "key '%s' at offset %llu: array of %llu %s elements cannot fit in the %llu bytes left",
+                       "%s at offset %llu: array of %llu %s elements cannot fit in the %llu bytes left",
                        key, (unsigned long long)at, (unsigned long long)n, type_names[et],
                        (unsigned long long)left(c));
     if (et != GGUF_TYPE_STRING) {
@@ -144,7 +144,7 @@ static int rd_array(cursor *c, gguf_kv *kv, const char *key) {
     }
     kv->arr_strs = n ? malloc(n * sizeof(gguf_str)) : NULL;
     if (n && !kv->arr_strs)
-        return err_set(c->err, LATTE_E_NOMEM, "key '%s': out of memory for %llu strings", key, (unsigned long long)n);
+        return err_set(c->err, LATTE_E_NOMEM, "%s: out of memory for %llu strings", key, (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
         rc = rd_str(c, &kv->arr_strs[i], key);
         if (rc) return rc;
@@ -220,11 +220,11 @@ static int parse_header(cursor *c, gguf_file *gf) {
 
 static int parse_kvs(cursor *c, gguf_file *gf) {
     uint64_t cap = 0, n = gf->n_kv;
+    gf->n_kv = 0; /* counts only what was parsed, for gguf_free */
     /* each pair needs at least a key length (8), a value type (4) and one value byte */
     if (n > left(c) / 13)
         return err_set(c->err, LATTE_E_FORMAT, "metadata count %llu at offset 16 cannot fit in the %llu bytes left",
                        (unsigned long long)n, (unsigned long long)left(c));
-    gf->n_kv = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (grow((void **)&gf->kv, &cap, i, sizeof(gguf_kv), n))
             return err_set(c->err, LATTE_E_NOMEM, "out of memory for %llu metadata pairs", (unsigned long long)n);
@@ -232,17 +232,17 @@ static int parse_kvs(cursor *c, gguf_file *gf) {
         gf->n_kv = i + 1; /* so gguf_free releases kv->arr_strs */
         uint64_t at = c->pos;
         uint32_t t;
-        char key[96];
+        char key[96], what[112];
         int rc = rd_str(c, &kv->key, "metadata key");
         if (rc) return rc;
-        shown(kv->key, key, sizeof key);
-        rc = rd_u32(c, &t, key);
+        snprintf(what, sizeof what, "key '%s'", shown(kv->key, key, sizeof key));
+        rc = rd_u32(c, &t, what);
         if (rc) return rc;
         if (t >= GGUF_TYPE_COUNT)
-            return err_set(c->err, LATTE_E_FORMAT, "key '%s' at offset %llu: unknown value type %u", key,
+            return err_set(c->err, LATTE_E_FORMAT, "%s at offset %llu: unknown value type %u", what,
                            (unsigned long long)at, t);
         kv->type = (gguf_type)t;
-        rc = t == GGUF_TYPE_ARRAY ? rd_array(c, kv, key) : rd_scalar(c, kv->type, kv, key);
+        rc = t == GGUF_TYPE_ARRAY ? rd_array(c, kv, what) : rd_scalar(c, kv->type, kv, what);
         if (rc) return rc;
     }
     uint64_t dup;
@@ -336,11 +336,11 @@ static int check_overlap(cursor *c, gguf_file *gf) {
 
 static int parse_tensors(cursor *c, gguf_file *gf) {
     uint64_t cap = 0, n = gf->n_tensors;
+    gf->n_tensors = 0;
     /* each info needs a name length (8), n_dims (4), one dim (8), a type (4) and an offset (8) */
     if (n > left(c) / 32)
         return err_set(c->err, LATTE_E_FORMAT, "tensor count %llu at offset 8 cannot fit in the %llu bytes left",
                        (unsigned long long)n, (unsigned long long)left(c));
-    gf->n_tensors = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (grow((void **)&gf->tensors, &cap, i, sizeof(gguf_tensor), n))
             return err_set(c->err, LATTE_E_NOMEM, "out of memory for %llu tensors", (unsigned long long)n);
