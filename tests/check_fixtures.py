@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""End-to-end check of `latte logits` on every fixture model in shared/fixtures against the
+transformers reference logits: every MLA mode x flash attention off/on x batch/token by token,
+several micro-batches (-ub 7), greedy decoding by teacher forcing, cache types, a model without
+MLA given -mla, and running past the context size.
+
+Tolerances (shared/fixtures/README.md): relative L2 < 2%, mean KL(ref || latte) < 1e-3 (softmax
+in float64), same arg-max in >= 95% of rows. One PASS/FAIL line per combination with figures.
+With LATTE_BUILD=build-san a reduced set runs (batch, fa off, modes 0 and 3, and the special cases).
+Env: LATTE_BUILD (build dir), LATTE_ROOT (repo root), LATTE_FIXTURES (fixture dir), LATTE_JOBS (2).
+"""
+import json, os, subprocess, sys, tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+ROOT = os.environ.get("LATTE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LATTE_BUILD", "build")
+LATTE = os.path.join(ROOT, BUILD, "latte")
+FIX = os.environ.get("LATTE_FIXTURES") or os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+if not os.path.isdir(FIX):
+    FIX = os.path.join(ROOT, "..", "shared", "fixtures")
+SAN = os.path.basename(os.path.normpath(BUILD)) == "build-san"
+JOBS = int(os.environ.get("LATTE_JOBS", "2"))
+TIMEOUT = 600 if SAN else 120
+
+sys.path.insert(0, os.path.join(ROOT, "tools", "ref"))
+from compare import figures, verdict  # noqa: E402
+
+# model file -> the fixture whose JSON and logits it shares
+MODELS = [("ds2lite-tiny", "ds2lite-tiny"), ("ds2lite-tiny-mainline", "ds2lite-tiny"),
+          ("ds3-tiny", "ds3-tiny"), ("ds3-tiny-kvb", "ds3-tiny"), ("ds3-nogroup", "ds3-nogroup"),
+          ("qwen2-tiny", "qwen2-tiny")]
+CTX = ["-c", "256", "-t", "1"]
+
+
+def load_fixture(base):
+    with open(os.path.join(FIX, base + ".json")) as f:
+        j = json.load(f)
+    ref = np.fromfile(os.path.join(FIX, j["logits"]), dtype="<f4").reshape(j["n_tokens"], j["n_vocab"])
+    return j, ref
+
+
+def run_logits(model, tokens, args, tmp):
+    """Run latte logits; returns (returncode, stderr, logits or None)."""
+    fd, out = tempfile.mkstemp(suffix=".f32", dir=tmp)
+    os.close(fd)
+    cmd = [LATTE, "logits", "-m", os.path.join(FIX, model + ".gguf"),
+           "--tokens", ",".join(map(str, tokens)), "-o", out] + CTX + args
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           errors="replace", timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {TIMEOUT}s", None
+    logits = None
+    if p.returncode == 0 and os.path.exists(out):
+        logits = np.fromfile(out, dtype="<f4")
+    os.remove(out)
+    return p.returncode, p.stderr, logits
+
+
+def lines(text):
+    return [l for l in (text or "").splitlines() if l.strip()]
+
+
+def why_failed(rc, err):
+    if rc is None:
+        return err
+    tail = lines(err)[-1] if lines(err) else ""
+    return f"exit status {rc}: {tail[:200]}"
+
+
+def case_compare(name, model, base, args, check_warning=False):
+    """Compare the logits of one run with the reference."""
+    def go(tmp):
+        j, ref = load_fixture(base)
+        rc, err, got = run_logits(model, j["tokens"], args, tmp)
+        if rc != 0 or got is None:
+            return False, why_failed(rc, err)
+        if got.size != ref.size:
+            return False, f"{got.size} logits written, expected {ref.size} ({j['n_tokens']} x {j['n_vocab']})"
+        ok, text = verdict(figures(ref, got.reshape(ref.shape)))
+        if ok and check_warning:
+            mla = [l for l in lines(err) if "mla" in l.lower()]
+            if len(mla) != 1:
+                return False, f"{len(mla)} stderr lines mention MLA, expected one warning; {text}"
+            text += f"; warning: {mla[0].strip()[:120]}"
+        return ok, text
+    return name, go
+
+
+def case_greedy(name, model, base, args):
+    """Teacher forcing: argmax of row prompt_len-1+i must equal greedy_continuation[i]."""
+    def go(tmp):
+        j, _ = load_fixture(base)
+        n = j["greedy_prompt_len"]
+        cont = j["greedy_continuation"]
+        toks = j["tokens"][:n] + cont
+        rc, err, got = run_logits(model, toks, args, tmp)
+        if rc != 0 or got is None:
+            return False, why_failed(rc, err)
+        if got.size != len(toks) * j["n_vocab"]:
+            return False, f"{got.size} logits written, expected {len(toks) * j['n_vocab']}"
+        am = got.reshape(len(toks), j["n_vocab"]).argmax(axis=1)
+        pred = [int(am[n - 1 + i]) for i in range(len(cont))]
+        if pred != cont:
+            k = next(i for i in range(len(cont)) if pred[i] != cont[i])
+            return False, f"step {k}: latte picks {pred[k]}, reference {cont[k]} (got {pred}, want {cont})"
+        return True, f"{len(cont)} greedy tokens match"
+    return name, go
+
+
+def case_past_context(name, model, base, args):
+    """More tokens than -c: non-zero exit (no signal) and exactly one stderr line."""
+    def go(tmp):
+        j, _ = load_fixture(base)
+        fd, out = tempfile.mkstemp(suffix=".f32", dir=tmp)
+        os.close(fd)
+        cmd = [LATTE, "logits", "-m", os.path.join(FIX, model + ".gguf"),
+               "--tokens", ",".join(map(str, j["tokens"])), "-o", out, "-c", "8", "-t", "1"] + args
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               errors="replace", timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return False, f"timed out after {TIMEOUT}s"
+        finally:
+            if os.path.exists(out):
+                os.remove(out)
+        errl = lines(p.stderr)
+        if p.returncode <= 0:
+            return False, f"exit status {p.returncode} (want a non-zero exit, not a signal)"
+        if len(errl) != 1:
+            return False, f"{len(errl)} stderr lines, expected one: {errl[:3]}"
+        return True, f"exit {p.returncode}: {errl[0].strip()[:160]}"
+    return name, go
+
+
+def build_cases():
+    cases = []
+    modes = [0, 3] if SAN else [0, 1, 2, 3]
+    fas = [False] if SAN else [False, True]
+    incs = [False] if SAN else [False, True]
+    for model, base in MODELS:
+        for mla in modes:
+            for fa in fas:
+                for inc in incs:
+                    args = ["-mla", str(mla)] + (["-fa"] if fa else []) + (["--incremental"] if inc else [])
+                    name = f"{model} mla{mla} fa{'on' if fa else 'off'} {'incr' if inc else 'batch'}"
+                    cases.append(case_compare(name, model, base, args))
+        cases.append(case_compare(f"{model} mla3 faon ub7", model, base, ["-mla", "3", "-fa", "-ub", "7"]))
+        if not SAN:
+            cases.append(case_compare(f"{model} mla0 faoff ub7", model, base, ["-mla", "0", "-ub", "7", "-b", "16"]))
+        cases.append(case_greedy(f"{model} greedy mla0", model, base, ["-mla", "0"]))
+        if not SAN:
+            cases.append(case_greedy(f"{model} greedy mla3 faon", model, base, ["-mla", "3", "-fa"]))
+    # cache types
+    for ct in ["f32", "f16"]:
+        for mla in ([0, 3] if not SAN else [3]):
+            cases.append(case_compare(f"ds3-tiny mla{mla} ctk/ctv {ct}", "ds3-tiny", "ds3-tiny",
+                                      ["-mla", str(mla), "-ctk", ct, "-ctv", ct]))
+        cases.append(case_compare(f"qwen2-tiny ctk/ctv {ct}", "qwen2-tiny", "qwen2-tiny",
+                                  ["-ctk", ct, "-ctv", ct]))
+    # a model without MLA given -mla: one warning, standard attention
+    cases.append(case_compare("qwen2-tiny mla3 warns once", "qwen2-tiny", "qwen2-tiny",
+                              ["-mla", "3"], check_warning=True))
+    # running past the context size
+    cases.append(case_past_context("ds3-tiny past -c 8 batch", "ds3-tiny", "ds3-tiny", ["-mla", "3"]))
+    cases.append(case_past_context("qwen2-tiny past -c 8 incr", "qwen2-tiny", "qwen2-tiny", ["--incremental"]))
+    if not SAN:
+        cases.append(case_past_context("ds2lite-tiny past -c 8 mla0", "ds2lite-tiny", "ds2lite-tiny", ["-mla", "0"]))
+    return cases
+
+
+def main():
+    if not os.path.isdir(FIX):
+        print(f"SKIP fixtures: no fixture folder at {FIX}")
+        return 0
+    if not os.access(LATTE, os.X_OK):
+        msg = f"fixtures: no engine binary at {LATTE} (run make)"
+        if os.environ.get("CI") == "true":
+            print("FAIL " + msg)
+            return 1
+        print("SKIP " + msg)
+        return 0
+    cases = build_cases()
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="latte-fix-") as tmp:
+        def run(case):
+            name, go = case
+            try:
+                ok, text = go(tmp)
+            except Exception as e:  # a broken case is a failure of that case, not of the file
+                ok, text = False, f"{type(e).__name__}: {e}"
+            return name, ok, text
+        with ThreadPoolExecutor(max_workers=JOBS) as ex:
+            for name, ok, text in ex.map(run, cases):
+                print(f"{'PASS' if ok else 'FAIL'} {name}{': ' if not ok else ' '}{text}", flush=True)
+                failed += not ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
