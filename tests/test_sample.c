@@ -226,6 +226,60 @@ static void check_top_k_large(void) {
     report(ok && distinct == K, "top_k_large_vocab", "drew outside the top-k or missed some");
 }
 
+static const float *sort_l;
+static int by_logit_desc(const void *a, const void *b) {
+    float x = sort_l[*(const int *)a], y = sort_l[*(const int *)b];
+    return x > y ? -1 : x < y ? 1 : 0;
+}
+
+/* top-p (and min-p) on a flat 5000-token vocabulary, where the kept prefix holds far more
+ * than the first batch of sorted candidates: draws stay within the reference set, and reach
+ * beyond its first 256 tokens. */
+static void check_top_p_large(void) {
+    enum { V = 5000 };
+    static float l[V];
+    static int order[V], rank[V];
+    random_logits(l, V, 99);
+    for (int i = 0; i < V; i++) order[i] = i;
+    sort_l = l;
+    qsort(order, V, sizeof *order, by_logit_desc);
+    double z = 0.0, cum = 0.0, m = l[order[0]];
+    for (int i = 0; i < V; i++) z += exp(l[i] - m);
+    int keep_p = V;
+    for (int i = 0; i < V; i++) {
+        cum += exp(l[order[i]] - m) / z;
+        if (cum >= 0.7) {
+            keep_p = i + 1;
+            break;
+        }
+    }
+    for (int i = 0; i < V; i++) rank[order[i]] = i;
+    for (int pass = 0; pass < 2; pass++) {
+        sample_params p = defaults();
+        p.top_p = 0.7f, p.seed = 5 + pass;
+        int keep = keep_p;
+        if (pass == 1) { /* min-p cuts the top-p prefix shorter */
+            p.min_p = 0.3f;
+            int k = 0;
+            while (k < V && l[order[k]] >= m + log(0.3)) k++;
+            keep = k < keep ? k : keep;
+        }
+        sampler *s = sample_init(&p);
+        bool ok = keep > 256 || pass == 1;
+        int deepest = 0;
+        for (int i = 0; i < 4000; i++) {
+            int32_t t = sample_next(s, l, V);
+            ok = ok && t >= 0 && rank[t] < keep;
+            if (t >= 0 && rank[t] > deepest) deepest = rank[t];
+        }
+        sample_free(s);
+        char why[128];
+        snprintf(why, sizeof why, "prefix %d, deepest rank drawn %d", keep, deepest);
+        report(ok && deepest > keep * 3 / 4, pass ? "top_p_min_p_large_vocab" : "top_p_large_vocab",
+               why);
+    }
+}
+
 static int32_t greedy_after(const sample_params *p, const float *l, int v, const int32_t *hist,
                             int nh) {
     sampler *s = sample_init(p);
@@ -312,6 +366,7 @@ int main(void) {
     check_greedy();
     check_distributions();
     check_top_k_large();
+    check_top_p_large();
     check_penalties();
     check_stop();
     return n_fail ? 1 : 0;

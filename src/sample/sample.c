@@ -1,8 +1,9 @@
 /* sample.c: the sampler of sample.h. Scratch (a copy of the logits, candidate ids and
  * per-token counts) is sized on the first call for a vocabulary and only regrown for a
  * larger one; the history is a ring of penalty_last_n tokens allocated at init (or a
- * doubling array when the window is the whole history). Candidates are kept sorted by
- * logit, descending, ties by lower id, so every filter keeps a prefix. */
+ * doubling array when the window is the whole history). Filters are defined on the order
+ * "higher logit first, lower id on ties"; only top-p needs that order, and it sorts just
+ * the few best candidates (quickselect first), so a 150k vocabulary is never fully sorted. */
 #include "sample/sample.h"
 
 #include <math.h>
@@ -175,39 +176,48 @@ int32_t sample_next(sampler *s, const float *logits, int n_vocab) {
     apply_penalties(s, n_vocab);
     if (p->temp <= 0.0f || p->top_k == 1) return argmax(l, n_vocab);
 
-    /* candidates: finite logits only, the top_k best, sorted */
+    /* candidates: finite logits only, then the top_k best (in no particular order) */
     int n = 0;
-    for (int i = 0; i < n_vocab; i++)
-        if (l[i] == l[i] && l[i] != -INFINITY) s->cand[n++] = i;
+    double max = -INFINITY;
+    for (int i = 0; i < n_vocab; i++) {
+        if (l[i] != l[i] || l[i] == -INFINITY) continue;
+        s->cand[n++] = i;
+        if (l[i] > max) max = l[i];
+    }
     if (n == 0) return -1;
+    if (max == INFINITY) return argmax(l, n_vocab);
     if (p->top_k > 0 && p->top_k < n) {
         select_top(s->cand, n, p->top_k, l);
         n = p->top_k;
     }
-    qsort_r(s->cand, (size_t)n, sizeof *s->cand, cmp_cand, l);
-    double max = l[s->cand[0]];
-    if (max == INFINITY) return s->cand[0];
-
-    /* top-p on the temperature-1 softmax: the smallest prefix whose mass reaches top_p */
-    if (p->top_p < 1.0f) {
-        double z = 0.0, cum = 0.0;
-        for (int i = 0; i < n; i++) z += exp(l[s->cand[i]] - max);
-        int keep = n;
-        for (int i = 0; i < n; i++) {
-            cum += exp(l[s->cand[i]] - max) / z;
-            if (cum >= p->top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-        n = keep;
-    }
-    /* min-p: p_i >= min_p * p_max  <=>  l_i >= l_max + ln(min_p) */
+    /* temperature-1 mass of the top-k set, which top-p measures against */
+    double z1 = 0.0;
+    if (p->top_p < 1.0f)
+        for (int i = 0; i < n; i++) z1 += exp(l[s->cand[i]] - max);
+    /* min-p: p_i >= min_p * p_max  <=>  l_i >= l_max + ln(min_p). Top-p and min-p each keep
+     * a prefix of the sorted order, so applying min-p first gives the same intersection. */
     if (p->min_p > 0.0f) {
         double floor_l = max + log(p->min_p);
-        int keep = 1;
-        while (keep < n && l[s->cand[keep]] >= floor_l) keep++;
+        int keep = 0;
+        for (int i = 0; i < n; i++)
+            if (l[s->cand[i]] >= floor_l) s->cand[keep++] = s->cand[i];
         n = keep;
+    }
+    /* top-p: the smallest prefix of the sorted order whose mass reaches top_p; only the best
+     * m candidates are sorted, m growing until the prefix is inside them */
+    if (p->top_p < 1.0f) {
+        for (int m = n < 256 ? n : 256;; m = m > n / 4 ? n : m * 4) {
+            if (m < n) select_top(s->cand, n, m, l);
+            qsort_r(s->cand, (size_t)m, sizeof *s->cand, cmp_cand, l);
+            double cum = 0.0;
+            int keep = 0;
+            for (int i = 0; i < m && !keep; i++) {
+                cum += exp(l[s->cand[i]] - max) / z1;
+                if (cum >= p->top_p) keep = i + 1;
+            }
+            if (keep) n = keep;
+            if (keep || m == n) break; /* m == n: rounding never reached top_p; keep all */
+        }
     }
     /* temperature softmax and one draw */
     double z = 0.0;
