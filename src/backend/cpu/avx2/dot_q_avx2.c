@@ -1,0 +1,186 @@
+/* dot_q_avx2.c: AVX2 kernels for the 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)
+ * against x in cpu_q8 blocks, the AVX2 x quantizer, and the AVX2 kernel lookup. A weight
+ * block is unpacked once to 32 bytes and reused for every x row (up to CPU_MM_NX); products
+ * are u8 x s8 pairs (maddubs) summed to int32, scaled per block in float. With one or two
+ * x rows the block loop alternates two accumulator sets to hide FMA latency. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "backend/cpu/matmul.h"
+#include "quant/quant.h"
+
+#define AI static inline __attribute__((always_inline))
+
+AI float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* two f16 at p (d, and m for types with a min) as floats in lanes 0 and 1 */
+AI __m128 f16x2(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
+}
+
+AI __m256i nibbles(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(15);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+/* byte i = 0x10 where bit i of the 32-bit qh is set, else 0 */
+AI __m256i fifth_bits(const uint8_t *qh4) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                    _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                      0x0101010101010101, 0));
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    v = _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+enum { T_Q8_0, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1 };
+
+/* Unpacks block w of type T: q (unsigned, or signed for Q8_0), scale d and the coefficient
+ * mc of x's block sum s (offset or min). */
+AI void unpack(int T, const uint8_t *w, __m256i *q, float *d, float *mc) {
+    __m128 dm = f16x2(w);
+    *d = _mm_cvtss_f32(dm);
+    switch (T) {
+    case T_Q8_0: *q = _mm256_loadu_si256((const __m256i *)(w + 2)); *mc = 0; break;
+    case T_Q4_0: *q = nibbles(w + 2); *mc = -8 * *d; break;
+    case T_Q4_1: *q = nibbles(w + 4); *mc = _mm_cvtss_f32(_mm_movehdup_ps(dm)); break;
+    case T_Q5_0: *q = _mm256_or_si256(nibbles(w + 6), fifth_bits(w + 2)); *mc = -16 * *d; break;
+    default: *q = _mm256_or_si256(nibbles(w + 8), fifth_bits(w + 4));
+             *mc = _mm_cvtss_f32(_mm_movehdup_ps(dm)); break;
+    }
+}
+
+AI int block_bytes(int T) {
+    return T == T_Q8_0 ? 34 : T == T_Q4_0 ? 18 : T == T_Q4_1 ? 20 : T == T_Q5_0 ? 22 : 24;
+}
+
+/* int32 x8 partial sums of q . xq */
+AI __m256i qdot(int T, __m256i q, __m256i xq) {
+    __m256i p;
+    if (T == T_Q8_0)
+        p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+    else
+        p = _mm256_maddubs_epi16(q, xq);
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+#define STEP(ACC, B)                                                                          \
+    do {                                                                                      \
+        __m256i q;                                                                            \
+        float d, mc;                                                                          \
+        unpack(T, w + (B) * block_bytes(T), &q, &d, &mc);                                     \
+        __m256 dv = _mm256_set1_ps(d);                                                        \
+        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {                                \
+            const cpu_q8 *xb = (const cpu_q8 *)(x + c * xs) + (B);                            \
+            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);                         \
+            __m256 sf = _mm256_cvtepi32_ps(qdot(T, q, xq));                                   \
+            ACC[c] = _mm256_fmadd_ps(sf, _mm256_mul_ps(dv, _mm256_broadcast_ss(&xb->d)), ACC[c]); \
+            if (T != T_Q8_0)                                                                  \
+                macc[c] += mc * xb->s;                                                        \
+        }                                                                                     \
+    } while (0)
+
+AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
+             int64_t ldy) {
+    __m256 acc0[CPU_MM_NX], acc1[2];
+    float macc[CPU_MM_NX];
+    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
+        acc0[c] = _mm256_setzero_ps();
+        macc[c] = 0;
+    }
+    acc1[0] = acc1[1] = _mm256_setzero_ps();
+    int64_t nb = k / 32, b = 0;
+    for (; b + 1 < nb; b += 2) {
+        if (NX <= 2) {
+            STEP(acc0, b);
+            STEP(acc1, b + 1);
+        } else {
+            STEP(acc0, b);
+            STEP(acc0, b + 1);
+        }
+    }
+    if (b < nb)
+        STEP(acc0, b);
+    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
+        __m256 a = NX <= 2 ? _mm256_add_ps(acc0[c], acc1[c]) : acc0[c];
+        y[c * ldy] = hsum8(a) + macc[c];
+    }
+}
+
+#define DEF_DOT(name, T)                                                                      \
+    static void dot_##name(int64_t k, const void *w, const void *x, size_t xs, int nx,        \
+                           float *y, int64_t ldy) {                                           \
+        switch (nx) {                                                                         \
+        case 1: kern(T, 1, k, w, x, xs, y, ldy); break;                                       \
+        case 2: kern(T, 2, k, w, x, xs, y, ldy); break;                                       \
+        case 3: kern(T, 3, k, w, x, xs, y, ldy); break;                                       \
+        case 4: kern(T, 4, k, w, x, xs, y, ldy); break;                                       \
+        case 5: kern(T, 5, k, w, x, xs, y, ldy); break;                                       \
+        case 6: kern(T, 6, k, w, x, xs, y, ldy); break;                                       \
+        case 7: kern(T, 7, k, w, x, xs, y, ldy); break;                                       \
+        default: kern(T, 8, k, w, x, xs, y, ldy); break;                                      \
+        }                                                                                     \
+    }
+
+DEF_DOT(q8_0, T_Q8_0)
+DEF_DOT(q4_0, T_Q4_0)
+DEF_DOT(q4_1, T_Q4_1)
+DEF_DOT(q5_0, T_Q5_0)
+DEF_DOT(q5_1, T_Q5_1)
+
+void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k) {
+    cpu_q8 *q = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < k / 32; b++, x += 32) {
+        __m256 v[4], mx = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = d != 0 ? 127.0f / amax : 0;
+        __m256 idv = _mm256_set1_ps(id);
+        __m256i iv[4], sum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; i++) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], idv),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            iv[i] = _mm256_cvtps_epi32(r);
+            sum = _mm256_add_epi32(sum, iv[i]);
+        }
+        __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)q[b].qs, p8);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        q[b].d = d;
+        q[b].s = d * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+
+cpu_dot_fn cpu_dot_avx2(uint32_t wtype) {
+    switch (wtype) {
+    case QT_Q8_0: return dot_q8_0;
+    case QT_Q4_0: return dot_q4_0;
+    case QT_Q4_1: return dot_q4_1;
+    case QT_Q5_0: return dot_q5_0;
+    case QT_Q5_1: return dot_q5_1;
+    default: {
+        cpu_dot_fn f = cpu_dot_avx2_f(wtype);
+        return f ? f : cpu_dot_avx2_k(wtype);
+    }
+    }
+}

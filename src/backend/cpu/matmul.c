@@ -1,0 +1,188 @@
+/* matmul.c: cpu_matmul's driver. Picks the kernels once by CPUID, quantizes x once per call
+ * into the pool's scratch (in parallel when n is large), then splits the weight rows (or, for
+ * few rows and many x rows, the x rows) over the pool. Each thread walks its x rows in chunks
+ * that stay in L2 and, per weight row, calls the dot kernel on up to CPU_MM_NX x rows so each
+ * weight block is loaded and unpacked once per CPU_MM_NX products. */
+#include "backend/cpu/matmul.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "base/checked.h"
+#include "base/err.h"
+#include "quant/quant.h"
+
+#define MM_XCHUNK_BYTES (192 * 1024) /* quantized x kept hot in L2 per chunk */
+
+static int mm_have_avx2;
+static pthread_once_t mm_once = PTHREAD_ONCE_INIT;
+
+static void mm_detect(void) {
+    __builtin_cpu_init();
+    mm_have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c");
+}
+
+int cpu_matmul_xkind(uint32_t wtype) {
+    switch (wtype) {
+    case QT_F32: case QT_F16: case QT_BF16: return CPU_XQ_F32;
+    case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q8;
+    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return CPU_XQ_Q8K;
+    default: return -1;
+    }
+}
+
+size_t cpu_matmul_xrow_bytes(int xkind, int64_t k) {
+    switch (xkind) {
+    case CPU_XQ_F32: return (size_t)k * sizeof(float);
+    case CPU_XQ_Q8: return (size_t)(k / 32) * sizeof(cpu_q8);
+    case CPU_XQ_Q8K: return (size_t)(k / 256) * sizeof(cpu_q8k);
+    default: return 0;
+    }
+}
+
+cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref) {
+    pthread_once(&mm_once, mm_detect);
+    cpu_dot_fn f = NULL;
+    if (!force_ref && mm_have_avx2)
+        f = cpu_dot_avx2(wtype);
+    return f ? f : cpu_dot_ref(wtype);
+}
+
+cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref) {
+    pthread_once(&mm_once, mm_detect);
+    if (xkind == CPU_XQ_Q8)
+        return !force_ref && mm_have_avx2 ? cpu_xquant_q8_avx2 : cpu_xquant_q8_ref;
+    if (xkind == CPU_XQ_Q8K)
+        return cpu_xquant_q8k_ref;
+    return NULL;
+}
+
+bool cpu_matmul_supports(uint32_t wtype) {
+    return cpu_matmul_xkind(wtype) >= 0 && cpu_dot_ref(wtype) != NULL;
+}
+
+size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n) {
+    int xk = cpu_matmul_xkind(wtype);
+    if (xk <= CPU_XQ_F32 || k < 0 || n < 0)
+        return 0;
+    return cpu_matmul_xrow_bytes(xk, k) * (size_t)n;
+}
+
+/* Weight rows [j0, j1) times x rows [i0, i1); x row i at xq + i*xstride. */
+static void mm_range(cpu_dot_fn dot, const char *w, size_t wstride, int64_t j0, int64_t j1,
+                     int64_t k, const char *xq, size_t xstride, int64_t i0, int64_t i1, float *y,
+                     int64_t ldy) {
+    int64_t chunk = xstride ? (int64_t)(MM_XCHUNK_BYTES / xstride) : 0;
+    chunk -= chunk % CPU_MM_NX;
+    if (chunk < CPU_MM_NX)
+        chunk = CPU_MM_NX;
+    for (int64_t ib = i0; ib < i1; ib += chunk) {
+        int64_t ie = ib + chunk < i1 ? ib + chunk : i1;
+        for (int64_t j = j0; j < j1; j++) {
+            const char *wr = w + (size_t)j * wstride;
+            for (int64_t i = ib; i < ie; i += CPU_MM_NX) {
+                int nx = ie - i < CPU_MM_NX ? (int)(ie - i) : CPU_MM_NX;
+                dot(k, wr, xq + (size_t)i * xstride, xstride, nx, y + i * ldy + j, ldy);
+            }
+        }
+    }
+}
+
+void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, int64_t j1,
+                     int64_t k, const float *x, int64_t n, float *y, int64_t ldy, void *scratch,
+                     size_t scratch_bytes) {
+    int xk = cpu_matmul_xkind(wtype);
+    cpu_dot_fn dot = cpu_matmul_dot(wtype, 0);
+    if (xk < 0 || !dot || j1 <= j0 || n <= 0)
+        return;
+    size_t xs = cpu_matmul_xrow_bytes(xk, k);
+    const char *xq = (const char *)x;
+    if (xk != CPU_XQ_F32) {
+        if (!scratch || scratch_bytes < xs * (size_t)n)
+            return;
+        cpu_xquant_fn xq_fn = cpu_matmul_xquant(xk, 0);
+        for (int64_t i = 0; i < n; i++)
+            xq_fn(x + i * k, (char *)scratch + (size_t)i * xs, k);
+        xq = scratch;
+    }
+    mm_range(dot, w, wstride, j0, j1, k, xq, xs, 0, n, y, ldy);
+}
+
+typedef struct mm_job {
+    cpu_dot_fn dot;
+    cpu_xquant_fn xquant;
+    const char *w;
+    size_t wstride;
+    int64_t m, k, n, ldy;
+    const float *x;
+    char *xq;       /* quantized x, or x itself for float weights */
+    size_t xstride; /* bytes per (quantized) x row */
+    float *y;
+    bool split_i;   /* split x rows over threads instead of weight rows */
+} mm_job;
+
+static void mm_part(int64_t len, int ith, int nth, int64_t *a, int64_t *b) {
+    *a = len * ith / nth;
+    *b = len * (ith + 1) / nth;
+}
+
+static void mm_quant_job(void *arg, int ith, int nth) {
+    mm_job *jb = arg;
+    int64_t a, b;
+    mm_part(jb->n, ith, nth, &a, &b);
+    for (int64_t i = a; i < b; i++)
+        jb->xquant(jb->x + i * jb->k, jb->xq + (size_t)i * jb->xstride, jb->k);
+}
+
+static void mm_compute_job(void *arg, int ith, int nth) {
+    mm_job *jb = arg;
+    int64_t a, b;
+    if (jb->split_i) {
+        mm_part(jb->n, ith, nth, &a, &b);
+        mm_range(jb->dot, jb->w, jb->wstride, 0, jb->m, jb->k, jb->xq, jb->xstride, a, b, jb->y,
+                 jb->ldy);
+    } else {
+        mm_part(jb->m, ith, nth, &a, &b);
+        mm_range(jb->dot, jb->w, jb->wstride, a, b, jb->k, jb->xq, jb->xstride, 0, jb->n, jb->y,
+                 jb->ldy);
+    }
+}
+
+int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64_t m, int64_t k,
+               const float *x, int64_t n, float *y, int64_t ldy) {
+    const quant_type_info *ti = quant_type_info_get(wtype);
+    int xk = cpu_matmul_xkind(wtype);
+    if (!ti || xk < 0)
+        return LATTE_E_UNSUPPORTED;
+    if (m < 0 || k < 0 || n < 0 || k % ti->block_elems != 0 || (n > 1 && ldy < m))
+        return LATTE_E_ARG;
+    if (m == 0 || n == 0)
+        return 0;
+    if (!w || !x || !y || wstride < (size_t)(k / ti->block_elems) * ti->block_bytes)
+        return LATTE_E_ARG;
+    int nth = cpu_pool_size(p);
+    mm_job jb = {
+        .dot = cpu_matmul_dot(wtype, 0), .xquant = cpu_matmul_xquant(xk, 0), .w = w,
+        .wstride = wstride, .m = m, .k = k, .n = n, .ldy = ldy, .x = x, .y = y,
+        .xq = (char *)x, .xstride = cpu_matmul_xrow_bytes(xk, k),
+        .split_i = m < 16 * (int64_t)nth && n >= 2 * (int64_t)nth,
+    };
+    if (xk != CPU_XQ_F32) {
+        uint64_t bytes;
+        if (!ck_mul_u64(jb.xstride, (uint64_t)n, &bytes) || bytes > SIZE_MAX)
+            return LATTE_E_NOMEM;
+        /* without a pool there is no scratch to keep: allocate for this call */
+        jb.xq = p ? cpu_pool_scratch(p, (size_t)bytes) : malloc((size_t)bytes);
+        if (!jb.xq)
+            return LATTE_E_NOMEM;
+        if (n >= 4 * (int64_t)nth)
+            cpu_pool_run(p, mm_quant_job, &jb);
+        else
+            mm_quant_job(&jb, 0, 1);
+    }
+    cpu_pool_run(p, mm_compute_job, &jb);
+    if (!p && xk != CPU_XQ_F32)
+        free(jb.xq);
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* matmul.h: weights (any supported block type) times f32 activations on the CPU.
+ * y[i*ldy + j] = sum_kk x[i*k + kk] * W[j][kk] for i < n, j < m. Quantized weights are
+ * multiplied with x quantized once per call to 8-bit blocks (q8 for 32-element types, q8_K
+ * for K-quants) using integer dot products; f32/f16/bf16 weights use float FMA on x as is.
+ * The second half of this header is the kernel table shared by matmul.c, dot_ref.c and the
+ * per-ISA files; callers outside src/backend/cpu/ use only the first half. */
+#ifndef LATTE_CPU_MATMUL_H
+#define LATTE_CPU_MATMUL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/pool.h"
+
+/* Computes y as above with the pool's threads (p may be NULL: caller only). W is m rows of
+ * k elements of type wtype (QT_* from quant/quant.h), row j at (char *)w + j*wstride; x is
+ * f32 [n][k] with k a whole number of weight blocks; y rows are ldy floats apart (ldy >= m).
+ * Returns 0, LATTE_E_UNSUPPORTED for a type it cannot do, LATTE_E_ARG for bad shapes,
+ * LATTE_E_NOMEM when scratch cannot be had. */
+int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64_t m, int64_t k,
+               const float *x, int64_t n, float *y, int64_t ldy);
+/* True when cpu_matmul and cpu_matmul_rows handle weights of this type. */
+bool cpu_matmul_supports(uint32_t wtype);
+/* Single-thread variant for callers already inside a pool job (MoE experts): same semantics
+ * for weight rows [j0, j1) only (y columns j0..j1-1 are written). scratch must hold
+ * cpu_matmul_scratch_bytes(wtype, k, n) bytes; the type must be supported and k valid. */
+void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, int64_t j1,
+                     int64_t k, const float *x, int64_t n, float *y, int64_t ldy, void *scratch,
+                     size_t scratch_bytes);
+/* Scratch bytes cpu_matmul_rows needs (0 for f32/f16/bf16 weights, or an unsupported type). */
+size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n);
+
+/* ---- internal: kernel table (src/backend/cpu/ only) ---- */
+
+#define CPU_MM_NX 8 /* x rows a dot kernel handles per weight row load */
+
+/* x quantized to 32-element blocks: s = d * sum(qs), used by types with an offset or min. */
+typedef struct cpu_q8 {
+    float d;
+    float s;
+    int8_t qs[32];
+} cpu_q8;
+
+/* x quantized to 256-element super-blocks; bsums[i] = sum of qs[16i .. 16i+15]. */
+typedef struct cpu_q8k {
+    float d;
+    int16_t bsums[16];
+    int8_t qs[256];
+} cpu_q8k;
+
+enum { CPU_XQ_F32 = 0, CPU_XQ_Q8 = 1, CPU_XQ_Q8K = 2 };
+
+/* One weight row w (k elements) against nx (1..CPU_MM_NX) x rows, the c-th at
+ * (char *)x + c*xstride in the layout the type asks for; writes y[c*ldy]. */
+typedef void (*cpu_dot_fn)(int64_t k, const void *w, const void *x, size_t xstride, int nx,
+                           float *y, int64_t ldy);
+/* Quantizes one x row of k floats (k a multiple of the block size) into dst. */
+typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
+
+/* Scalar references, always available (dot_ref.c). NULL for an unsupported type. */
+cpu_dot_fn cpu_dot_ref(uint32_t wtype);
+void cpu_xquant_q8_ref(const float *x, void *dst, int64_t k);
+void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k);
+/* AVX2+FMA+F16C kernels (avx2/); NULL where that type has none. cpu_dot_avx2 covers all
+ * types; the _f (f32/f16/bf16) and _k (K-quants) parts live in their own files. */
+cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
+cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
+cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
+void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k);
+/* Which x layout a weight type multiplies with (CPU_XQ_*), -1 when unsupported. */
+int cpu_matmul_xkind(uint32_t wtype);
+/* Bytes of one quantized x row of k elements for an x layout. */
+size_t cpu_matmul_xrow_bytes(int xkind, int64_t k);
+/* The kernels cpu_matmul uses, chosen once by CPUID; force_ref != 0 picks the references. */
+cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref);
+cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref);
+
+#endif
