@@ -298,6 +298,134 @@ static void test_pretok_cases(const char *repo) {
     json_decref(root);
 }
 
+/* ---- synthetic vocabularies: a tiny GGUF built in memory ---- */
+typedef struct gbuf {
+    uint8_t *p;
+    size_t n;
+} gbuf;
+static void put(gbuf *b, const void *d, size_t n) {
+    b->p = realloc(b->p, b->n + n);
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void put_u32(gbuf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(gbuf *b, uint64_t v) { put(b, &v, 8); }
+static void put_str(gbuf *b, const char *s) {
+    put_u64(b, strlen(s));
+    put(b, s, strlen(s));
+}
+static void kv_str(gbuf *b, const char *k, const char *v) {
+    put_str(b, k);
+    put_u32(b, GGUF_TYPE_STRING);
+    put_str(b, v);
+}
+static void kv_strs(gbuf *b, const char *k, const char *const *v, size_t n) {
+    put_str(b, k);
+    put_u32(b, GGUF_TYPE_ARRAY);
+    put_u32(b, GGUF_TYPE_STRING);
+    put_u64(b, n);
+    for (size_t i = 0; i < n; i++) put_str(b, v[i]);
+}
+
+/* Vocabulary: the 256 byte symbols (ids 0-255 in byte order), then extra tokens
+ * (ids 256..); merges in the given order; token types all normal but type_n entries
+ * when type_n != 256 + n_extra (a malformed file). */
+static int synth_vocab(tok_vocab **v, const char *model, const char *pre, const char *const *extra,
+                       size_t n_extra, const char *const *merges, size_t n_merges, size_t type_n,
+                       latte_err *err) {
+    static char sym[256][4];
+    const char *toks[300];
+    for (int b = 0; b < 256; b++) {
+        int k = tok_utf8_encode(tok_byte_to_cp((uint8_t)b), sym[b]);
+        sym[b][k] = 0;
+        toks[b] = sym[b];
+    }
+    for (size_t i = 0; i < n_extra; i++) toks[256 + i] = extra[i];
+    gbuf b = {0};
+    put(&b, "GGUF", 4);
+    put_u32(&b, 3);
+    put_u64(&b, 0);
+    put_u64(&b, (pre ? 5 : 4));
+    kv_str(&b, "tokenizer.ggml.model", model);
+    if (pre) kv_str(&b, "tokenizer.ggml.pre", pre);
+    kv_strs(&b, "tokenizer.ggml.tokens", toks, 256 + n_extra);
+    kv_strs(&b, "tokenizer.ggml.merges", merges, n_merges);
+    put_str(&b, "tokenizer.ggml.token_type");
+    put_u32(&b, GGUF_TYPE_ARRAY);
+    put_u32(&b, GGUF_TYPE_INT32);
+    put_u64(&b, type_n);
+    for (size_t i = 0; i < type_n; i++) put_u32(&b, i == 256 + n_extra - 1 && n_extra > 2 ? 3 : 1);
+    gguf_file *gf;
+    int rc = gguf_open_memory(&gf, b.p, b.n, err);
+    if (!rc) {
+        rc = tok_vocab_load(v, gf, err);
+        gguf_free(gf);
+    }
+    free(b.p);
+    return rc;
+}
+
+static bool ids_are(const tok_vocab *v, const char *text, const int32_t *want, size_t nw) {
+    int32_t *ids;
+    size_t n;
+    latte_err err = {0};
+    if (tok_encode(v, text, strlen(text), false, true, &ids, &n, &err)) return false;
+    bool ok = n == nw;
+    for (size_t i = 0; ok && i < n; i++) ok = ids[i] == want[i];
+    free(ids);
+    return ok;
+}
+
+static void test_synthetic(void) {
+    latte_err err = {0};
+    tok_vocab *v = NULL;
+    static const char *const ex[] = {"ab", "bc", "aa", "<ctl>"};
+    static const char *const m_bc_first[] = {"b c", "a b", "a a"};
+    static const char *const m_ab_first[] = {"a b", "b c", "a a"};
+    int rc = synth_vocab(&v, "llama", "gpt2", ex, 4, m_ab_first, 3, 260, &err);
+    if (rc != LATTE_E_UNSUPPORTED || !strstr(err.msg, "llama")) fail("synth_model_unsupported", err.msg);
+    else pass("synth_model_unsupported");
+    tok_vocab_free(v);
+    v = NULL;
+    rc = synth_vocab(&v, "gpt2", "weird-pre", ex, 4, m_ab_first, 3, 260, &err);
+    if (rc != LATTE_E_UNSUPPORTED || !strstr(err.msg, "weird-pre")) fail("synth_pre_unsupported", err.msg);
+    else pass("synth_pre_unsupported");
+    tok_vocab_free(v);
+    v = NULL;
+    rc = synth_vocab(&v, "gpt2", "gpt2", ex, 4, m_ab_first, 3, 100, &err);
+    if (rc != LATTE_E_FORMAT) fail("synth_token_type_count", "short token_type array accepted");
+    else pass("synth_token_type_count");
+    tok_vocab_free(v);
+    v = NULL;
+    /* merge ranks decide: "abc" is ab+c when "a b" ranks first, a+bc otherwise */
+    if (synth_vocab(&v, "gpt2", "gpt2", ex, 4, m_ab_first, 3, 260, &err)) {
+        fail("synth_load", err.msg);
+        return;
+    }
+    const int32_t a = 'a', b = 'b', c = 'c', AB = 256, BC = 257, AA = 258, CTL = 259;
+    int32_t w1[] = {AB, c}, w2[] = {AA, a}, w3[] = {AA, AA}, w4[] = {a, CTL, b};
+    if (!ids_are(v, "abc", w1, 2)) fail("synth_rank_ab", "abc should be [ab, c]");
+    else pass("synth_rank_ab");
+    if (!ids_are(v, "aaa", w2, 2) || !ids_are(v, "aaaa", w3, 2)) fail("synth_leftmost_tie", "aaa should be [aa, a]");
+    else pass("synth_leftmost_tie");
+    if (!ids_are(v, "a<ctl>b", w4, 3) || !tok_is_control(v, CTL)) fail("synth_control", "<ctl> as one id");
+    else pass("synth_control");
+    if (tok_bos(v) != -1 || tok_add_bos(v) || strcmp(tok_pre_name(v), "gpt2"))
+        fail("synth_defaults", "no bos key: bos -1, add_bos false");
+    else pass("synth_defaults");
+    tok_vocab_free(v);
+    v = NULL;
+    if (synth_vocab(&v, "gpt2", NULL, ex, 4, m_bc_first, 3, 260, &err)) {
+        fail("synth_load_default", err.msg);
+        return;
+    }
+    int32_t w5[] = {a, BC};
+    if (!ids_are(v, "abc", w5, 2)) fail("synth_rank_bc", "abc should be [a, bc]");
+    else if (strcmp(tok_pre_name(v), "default")) fail("synth_rank_bc", "missing pre should be default");
+    else pass("synth_rank_bc");
+    tok_vocab_free(v);
+}
+
 static int dump(const char *vocab, const char *file) {
     gguf_file *gf;
     tok_vocab *v = load_vocab(vocab, &gf);
@@ -335,6 +463,7 @@ int main(int argc, char **argv) {
     snprintf(fixdir, sizeof fixdir, "%s/../shared/fixtures", root ? root : ".");
     char path[1200];
     test_utf8_prefix();
+    test_synthetic();
     test_pretok_cases(root ? root : ".");
     snprintf(path, sizeof path, "%s/tokenizer-public.json", fixdir);
     json_error_t je;
