@@ -88,6 +88,27 @@ static void test_f16(void) {
            "bf16 conversion (round to nearest even, NaN stays NaN) wrong");
 }
 
+/* q6_0 has no gguf-py reference: hand-made blocks, expectations from the layout
+ * (element k's 2 high bits in qh[k] bits 0-1, k+16: bits 2-3, k+8: bits 4-5, k+24: bits 6-7) */
+static void test_q6_0(void) {
+    const quant_type_info *ti = quant_type_info_get(QT_Q6_0);
+    uint8_t b[26] = {0x00, 0x40}; /* d = 2.0 */
+    for (int j = 0; j < 16; j++) b[10 + j] = (uint8_t)(j | ((15 - j) << 4));
+    b[2 + 0] = 0x01; /* element 0: high bits 01 */
+    b[2 + 1] = 0x0c; /* element 17: high bits 11 */
+    b[2 + 2] = 0x20; /* element 10: high bits 10 */
+    b[2 + 7] = 0xc0; /* element 31: high bits 11 */
+    float y[32];
+    quant_dequant_row(QT_Q6_0, b, y, 32);
+    int ok = ti && ti->block_elems == 32 && ti->block_bytes == 26 && ti->can_dequant;
+    for (int e = 0; e < 32 && ok; e++) {
+        int low = e < 16 ? e : 15 - (e - 16) /* high nibble of qs[e-16] */;
+        int hi = e == 0 ? 1 : e == 17 ? 3 : e == 10 ? 2 : e == 31 ? 3 : 0;
+        if (y[e] != 2.0f * ((low | hi << 4) - 32)) ok = 0;
+    }
+    report("dequant_q6_0_layout", ok, "q6_0 block decodes wrong");
+}
+
 /* ---- vectors from the python gguf package ---- */
 typedef struct vec {
     uint32_t type, n, nbytes, has_src;
@@ -205,6 +226,7 @@ static void test_roundtrip(uint32_t type, const char *name, double bound) {
 int main(void) {
     test_table();
     test_f16();
+    test_q6_0();
     const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) test_vectors(names[i]);
     test_roundtrip(QT_F32, "f32", 0.0);

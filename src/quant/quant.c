@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#define QT_MAX_ID 31
+#define QT_MAX_ID 134
 
 static const quant_type_info type_table[QT_MAX_ID] = {
     [QT_F32] = {"f32", 1, 4, true},
@@ -30,6 +30,7 @@ static const quant_type_info type_table[QT_MAX_ID] = {
     [QT_I64] = {"i64", 1, 8, false},
     [QT_F64] = {"f64", 1, 8, false},
     [QT_BF16] = {"bf16", 1, 2, true},
+    [QT_Q6_0] = {"q6_0", 32, 26, true},
 };
 
 const quant_type_info *quant_type_info_get(uint32_t type) {
@@ -139,6 +140,18 @@ static void dq_q5(const uint8_t *qh4, const uint8_t *qs, float d, float m, int b
     }
 }
 
+/* q6_0 (ik_llama.cpp): byte k of qh holds the 2 high bits of elements k, k+16 (bits 0-3)
+ * for k < 8 and of k+8, k+24 (bits 4-7) */
+static void dq_q6_0(const uint8_t *b, float *y) {
+    float d = rd_f16(b);
+    const uint8_t *qh = b + 2, *qs = b + 10;
+    for (int j = 0; j < 16; j++) {
+        int h = qh[j % 8] >> (4 * (j / 8));
+        y[j] = (((qs[j] & 0xf) | ((h << 4) & 0x30)) - 32) * d;
+        y[j + 16] = (((qs[j] >> 4) | ((h << 2) & 0x30)) - 32) * d;
+    }
+}
+
 static void dq_q8_0(const uint8_t *b, float *y) {
     float d = rd_f16(b);
     for (int j = 0; j < 32; j++) y[j] = (int8_t)b[2 + j] * d;
@@ -218,6 +231,7 @@ void quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
         case QT_Q5_0: dq_q5(b + 2, b + 6, rd_f16(b), 0.0f, 16, y); break;
         case QT_Q5_1: dq_q5(b + 4, b + 8, rd_f16(b), rd_f16(b + 2), 0, y); break;
         case QT_Q8_0: dq_q8_0(b, y); break;
+        case QT_Q6_0: dq_q6_0(b, y); break;
         case QT_Q4_K: dq_q45_k(b, y, false); break;
         case QT_Q5_K: dq_q45_k(b, y, true); break;
         case QT_Q6_K: dq_q6_k(b, y); break;

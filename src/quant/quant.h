@@ -16,6 +16,9 @@ enum {
     QT_F64 = 28, QT_BF16 = 30,
 };
 
+/* ik_llama.cpp's q6_0: 32 elements, f16 d, qh[8] (2 high bits each), qs[16] nibbles: 26 bytes */
+enum { QT_Q6_0 = 133 };
+
 typedef struct quant_type_info {
     const char *name;     /* "q8_0" */
     uint32_t block_elems; /* elements per block */
