@@ -39,6 +39,9 @@ typedef struct latte_ctx latte_ctx;
 typedef struct latte_model_params {
     const char *path;
     bool vocab_only; /* metadata + vocabulary only: no tensor data is needed */
+    int mla;         /* the MLA mode the caller will ask for (-1: default); a model without
+                        MLA given mla >= 0 gets one warning on log, before its data is checked */
+    FILE *log;       /* warnings go here when not NULL */
     /* progress callback during load (0..1); may be NULL */
     void (*progress)(float done, void *user);
     void *progress_user;

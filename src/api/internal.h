@@ -1,0 +1,37 @@
+/* internal.h: the structs behind the public handles (include/latte.h). src/api/ is the
+ * top of the engine: it ties the file, the model, the backend, the cache and the text
+ * layers together; front ends see only latte.h. */
+#ifndef LATTE_API_INTERNAL_H
+#define LATTE_API_INTERNAL_H
+
+#include <latte.h>
+
+#include "../backend/backend.h"
+#include "../gguf/gguf.h"
+#include "../graph/graph.h"
+#include "../model/hparams.h"
+#include "../model/weights.h"
+#include "../text/tok.h"
+
+struct latte_model {
+    gguf_file *gf;
+    bool vocab_only;
+    bool hparams_ok;        /* vocab-only files may lack hyper-parameters */
+    model_hparams hp;
+    model_weights w;
+    tok_vocab *vocab;       /* NULL when the file has no tokenizer */
+    bool mla_warned;        /* the no-MLA warning was given */
+    char *chat_template;    /* tokenizer.chat_template, NUL-terminated, or NULL */
+};
+
+struct latte_ctx {
+    latte_model *model;
+    backend *be;
+    graph_ctx g;
+    latte_ctx_params p;
+    float *logits;          /* [n_ubatch or n_batch rows][n_vocab] */
+    int n_logit_rows, logits_cap_rows;
+    char desc[96];
+};
+
+#endif

@@ -1,0 +1,87 @@
+/* model.c: loading a model (latte_model_load) and describing it (latte_model_describe).
+ * Load order: map and validate the file, read hyper-parameters, the vocabulary, then
+ * (unless vocab_only) check that all tensor data is present and bind the weights. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend/cpu/matmul.h"
+#include "../quant/quant.h"
+#include "internal.h"
+
+static bool cpu_types(uint32_t t) { return cpu_matmul_supports(t); }
+
+int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *err) {
+    *out = NULL;
+    if (!p || !p->path) return err_set(err, LATTE_E_ARG, "no model path given");
+    latte_model *m = calloc(1, sizeof *m);
+    if (!m) return err_set(err, LATTE_E_NOMEM, "out of memory");
+    m->vocab_only = p->vocab_only;
+    int rc = gguf_open(&m->gf, p->path, err);
+    if (rc) goto fail;
+    if (p->progress) p->progress(0.1f, p->progress_user);
+    latte_err herr = {0};
+    rc = hparams_load(&m->hp, m->gf, &herr);
+    m->hparams_ok = rc == 0;
+    if (rc && !p->vocab_only) {
+        *err = herr;
+        goto fail;
+    }
+    if (m->hparams_ok && !m->hp.has_mla && p->mla >= 0 && p->log) {
+        fprintf(p->log, "warning: %s has no MLA (architecture %s): -mla %d is ignored, using standard attention\n",
+                p->path, m->hp.arch_name, p->mla);
+        m->mla_warned = true;
+    }
+    if (gguf_find_kv(m->gf, "tokenizer.ggml.model")) {
+        if ((rc = tok_vocab_load(&m->vocab, m->gf, err))) goto fail;
+    }
+    gguf_str tmpl;
+    if (gguf_find_kv(m->gf, "tokenizer.chat_template") &&
+        gguf_get_str(m->gf, "tokenizer.chat_template", &tmpl, NULL) == 0) {
+        m->chat_template = malloc(tmpl.len + 1);
+        if (!m->chat_template) { rc = err_set(err, LATTE_E_NOMEM, "out of memory"); goto fail; }
+        memcpy(m->chat_template, tmpl.ptr, tmpl.len);
+        m->chat_template[tmpl.len] = 0;
+    }
+    if (!p->vocab_only) {
+        if ((rc = gguf_check_data(m->gf, err))) goto fail;
+        if (m->hp.n_vocab == 0) { /* vocab_size is optional: take it from the embedding */
+            const gguf_tensor *te = gguf_find_tensor(m->gf, "token_embd.weight");
+            if (!te) { rc = err_set(err, LATTE_E_MISSING, "model is missing tensor 'token_embd.weight'"); goto fail; }
+            m->hp.n_vocab = (int)te->ne[1];
+        }
+        if ((rc = weights_bind(&m->w, m->gf, &m->hp, cpu_types, err))) goto fail;
+        if (m->vocab && tok_n_vocab(m->vocab) > m->hp.n_vocab) {
+            rc = err_set(err, LATTE_E_FORMAT, "the vocabulary has %d tokens but the model only %d logits",
+                         tok_n_vocab(m->vocab), m->hp.n_vocab);
+            goto fail;
+        }
+    }
+    if (p->progress) p->progress(1.0f, p->progress_user);
+    *out = m;
+    return 0;
+fail:
+    latte_model_free(m);
+    return rc;
+}
+
+void latte_model_free(latte_model *m) {
+    if (!m) return;
+    weights_free(&m->w);
+    if (m->vocab) tok_vocab_free(m->vocab);
+    free(m->chat_template);
+    gguf_free(m->gf);
+    free(m);
+}
+
+int latte_model_n_vocab(const latte_model *m) {
+    if (m->hparams_ok && m->hp.n_vocab) return m->hp.n_vocab;
+    return m->vocab ? tok_n_vocab(m->vocab) : 0;
+}
+int latte_model_n_ctx_train(const latte_model *m) { return m->hparams_ok ? m->hp.n_ctx_train : 0; }
+bool latte_model_has_mla(const latte_model *m) { return m->hparams_ok && m->hp.has_mla; }
+const char *latte_model_arch(const latte_model *m) { return m->hparams_ok ? m->hp.arch_name : "?"; }
+uint64_t latte_model_weight_bytes(const latte_model *m) {
+    uint64_t b = 0;
+    for (uint64_t i = 0; i < m->gf->n_tensors; i++) b += m->gf->tensors[i].n_bytes;
+    return b;
+}

@@ -1,0 +1,226 @@
+/* attn.c: attention on the CPU, the scalar reference for every attention path.
+ * Standard attention (GQA, causal over one timeline) and latent MLA attention in three
+ * forms that compute the same function: mode 1 reads the transposed latent copy for the
+ * value product, mode 2 reads latent rows, mode 3 (and -fa) streams the cache once with an
+ * online softmax. Work is split over (token, head-range) items across the pool. */
+#include <math.h>
+#include <string.h>
+
+#include "../../quant/quant.h"
+#include "cpu.h"
+
+const float *cpu_row_f32(uint32_t type, const void *row, int64_t n, float *buf) {
+    if (type == QT_F32) return (const float *)row;
+    quant_dequant_row(type, row, buf, n);
+    return buf;
+}
+
+static float dot(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* softmax of s[0..n) in place; returns nothing, sum is 1 */
+static void softmax(float *s, int n) {
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = s[i] > m ? s[i] : m;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - m));
+    for (int i = 0; i < n; i++) s[i] /= sum;
+}
+
+/* Work split: n_tok tokens x head chunks; item -> (token, first head, end head). */
+typedef struct split {
+    int n_tok, n_head, chunks;
+} split;
+
+static split split_make(int n_tok, int n_head, int nth) {
+    split s = {n_tok, n_head, 1};
+    if (n_tok < nth) s.chunks = nth < n_head ? nth : n_head;
+    return s;
+}
+
+static void split_item(const split *s, int item, int *i, int *h0, int *h1) {
+    *i = item / s->chunks;
+    int c = item % s->chunks;
+    *h0 = (int)((long)s->n_head * c / s->chunks);
+    *h1 = (int)((long)s->n_head * (c + 1) / s->chunks);
+}
+
+/* ---- standard attention ---- */
+
+typedef struct std_job {
+    const attn_std_args *a;
+    cpu_backend *cb;
+    split sp;
+} std_job;
+
+static void std_worker(void *arg, int ith, int nth) {
+    const std_job *j = arg;
+    const attn_std_args *a = j->a;
+    float *scr = j->cb->scratch[ith];
+    int n_ctx_used = a->pos0 + a->n_tok;
+    float *scores = scr, *kbuf = scr + n_ctx_used, *vbuf = kbuf + a->d_k, *acc = vbuf + a->d_v;
+    size_t krow = quant_row_bytes(a->k_type, (int64_t)a->n_head_kv * a->d_k);
+    size_t vrow = quant_row_bytes(a->v_type, (int64_t)a->n_head_kv * a->d_v);
+    size_t kh = quant_row_bytes(a->k_type, a->d_k), vh = quant_row_bytes(a->v_type, a->d_v);
+    int group = a->n_head / a->n_head_kv;
+    int items = j->sp.n_tok * j->sp.chunks;
+    for (int it = ith; it < items; it += nth) {
+        int i, h0, h1;
+        split_item(&j->sp, it, &i, &h0, &h1);
+        int n_t = a->pos0 + i + 1; /* causal: positions 0 .. pos0+i */
+        for (int h = h0; h < h1; h++) {
+            const float *q = a->q + ((size_t)i * a->n_head + h) * a->d_k;
+            int hk = h / group;
+            float *out = a->out + ((size_t)i * a->n_head + h) * a->d_v;
+            const char *kb = (const char *)a->k_cache + hk * kh, *vb = (const char *)a->v_cache + hk * vh;
+            if (!a->flash) {
+                for (int t = 0; t < n_t; t++)
+                    scores[t] = a->scale * dot(q, cpu_row_f32(a->k_type, kb + t * krow, a->d_k, kbuf), a->d_k);
+                softmax(scores, n_t);
+                memset(out, 0, sizeof(float) * a->d_v);
+                for (int t = 0; t < n_t; t++)
+                    axpy(out, scores[t], cpu_row_f32(a->v_type, vb + t * vrow, a->d_v, vbuf), a->d_v);
+            } else { /* online softmax, one pass over K and V */
+                float m = -INFINITY, l = 0.0f;
+                memset(acc, 0, sizeof(float) * a->d_v);
+                for (int t = 0; t < n_t; t++) {
+                    float s = a->scale * dot(q, cpu_row_f32(a->k_type, kb + t * krow, a->d_k, kbuf), a->d_k);
+                    if (s > m) {
+                        float c = expf(m - s);
+                        for (int d = 0; d < a->d_v; d++) acc[d] *= c;
+                        l *= c;
+                        m = s;
+                    }
+                    float p = expf(s - m);
+                    l += p;
+                    axpy(acc, p, cpu_row_f32(a->v_type, vb + t * vrow, a->d_v, vbuf), a->d_v);
+                }
+                for (int d = 0; d < a->d_v; d++) out[d] = acc[d] / l;
+            }
+        }
+    }
+}
+
+int cpu_attn_std(backend *b, const attn_std_args *a) {
+    cpu_backend *cb = (cpu_backend *)b;
+    std_job j = {a, cb, split_make(a->n_tok, a->n_head, cb->n_threads)};
+    int rc = cpu_scratch_reserve(cb, (size_t)(a->pos0 + a->n_tok) + a->d_k + 2 * a->d_v);
+    if (rc) return rc;
+    cpu_pool_run(cb->pool, std_worker, &j);
+    return 0;
+}
+
+/* ---- latent (MLA) attention ---- */
+
+typedef struct lat_job {
+    const attn_latent_args *a;
+    cpu_backend *cb;
+    split sp;
+} lat_job;
+
+#define LAT_BLOCK 32 /* cache rows converted at once in the fused path */
+
+/* mode 3 / -fa: each cache row is read once per (token, head range), all heads updated */
+static void lat_fused(const attn_latent_args *a, int i, int h0, int h1, float *scr) {
+    int w = a->r + a->d_rope, n_t = a->pos0 + i + 1, nh = h1 - h0;
+    size_t row = quant_row_bytes(a->kv_type, w);
+    float *blk = scr, *m = blk + (size_t)LAT_BLOCK * w, *l = m + nh, *s = l + nh;
+    for (int h = 0; h < nh; h++) {
+        m[h] = -INFINITY, l[h] = 0.0f;
+        memset(a->out + ((size_t)i * a->n_head + h0 + h) * a->r, 0, sizeof(float) * a->r);
+    }
+    for (int t0 = 0; t0 < n_t; t0 += LAT_BLOCK) {
+        int nb = n_t - t0 < LAT_BLOCK ? n_t - t0 : LAT_BLOCK;
+        for (int t = 0; t < nb; t++) {
+            const void *src = (const char *)a->kv_cache + (size_t)(t0 + t) * row;
+            if (a->kv_type == QT_F32) memcpy(blk + (size_t)t * w, src, sizeof(float) * w);
+            else quant_dequant_row(a->kv_type, src, blk + (size_t)t * w, w);
+        }
+        for (int h = 0; h < nh; h++) {
+            const float *ql = a->q_lat + ((size_t)i * a->n_head + h0 + h) * a->r;
+            const float *qp = a->q_pe + ((size_t)i * a->n_head + h0 + h) * a->d_rope;
+            float *o = a->out + ((size_t)i * a->n_head + h0 + h) * a->r;
+            float bm = -INFINITY;
+            for (int t = 0; t < nb; t++) {
+                const float *c = blk + (size_t)t * w;
+                s[t] = a->scale * (dot(ql, c, a->r) + dot(qp, c + a->r, a->d_rope));
+                bm = s[t] > bm ? s[t] : bm;
+            }
+            if (bm > m[h]) {
+                float c = expf(m[h] - bm);
+                for (int d = 0; d < a->r; d++) o[d] *= c;
+                l[h] *= c;
+                m[h] = bm;
+            }
+            for (int t = 0; t < nb; t++) {
+                float p = expf(s[t] - m[h]);
+                l[h] += p;
+                axpy(o, p, blk + (size_t)t * w, a->r);
+            }
+        }
+    }
+    for (int h = 0; h < nh; h++) {
+        float *o = a->out + ((size_t)i * a->n_head + h0 + h) * a->r;
+        for (int d = 0; d < a->r; d++) o[d] /= l[h];
+    }
+}
+
+/* modes 1 and 2: a full score row, softmax, then the value product */
+static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float *scr) {
+    int w = a->r + a->d_rope, n_t = a->pos0 + i + 1;
+    size_t row = quant_row_bytes(a->kv_type, w);
+    size_t trow = quant_row_bytes(a->kv_type == QT_F32 ? QT_F32 : QT_F16, a->n_ctx);
+    float *rbuf = scr, *scores = rbuf + w;
+    for (int h = h0; h < h1; h++) {
+        const float *ql = a->q_lat + ((size_t)i * a->n_head + h) * a->r;
+        const float *qp = a->q_pe + ((size_t)i * a->n_head + h) * a->d_rope;
+        float *o = a->out + ((size_t)i * a->n_head + h) * a->r;
+        for (int t = 0; t < n_t; t++) {
+            const float *c = cpu_row_f32(a->kv_type, (const char *)a->kv_cache + (size_t)t * row, w, rbuf);
+            scores[t] = a->scale * (dot(ql, c, a->r) + dot(qp, c + a->r, a->d_rope));
+        }
+        softmax(scores, n_t);
+        if (a->mode == 1) { /* o[d] = sum_t p_t * cT[d][t] */
+            uint32_t tt = a->kv_type == QT_F32 ? QT_F32 : QT_F16;
+            for (int d = 0; d < a->r; d++) {
+                const float *ct = cpu_row_f32(tt, (const char *)a->ct_cache + (size_t)d * trow, n_t, rbuf);
+                o[d] = dot(scores, ct, n_t);
+            }
+        } else {
+            memset(o, 0, sizeof(float) * a->r);
+            for (int t = 0; t < n_t; t++)
+                axpy(o, scores[t], cpu_row_f32(a->kv_type, (const char *)a->kv_cache + (size_t)t * row, w, rbuf),
+                     a->r);
+        }
+    }
+}
+
+static void lat_worker(void *arg, int ith, int nth) {
+    const lat_job *j = arg;
+    int items = j->sp.n_tok * j->sp.chunks;
+    for (int it = ith; it < items; it += nth) {
+        int i, h0, h1;
+        split_item(&j->sp, it, &i, &h0, &h1);
+        if (j->a->mode == 3 || j->a->flash) lat_fused(j->a, i, h0, h1, j->cb->scratch[ith]);
+        else lat_explicit(j->a, i, h0, h1, j->cb->scratch[ith]);
+    }
+}
+
+int cpu_attn_latent(backend *b, const attn_latent_args *a) {
+    cpu_backend *cb = (cpu_backend *)b;
+    lat_job j = {a, cb, split_make(a->n_tok, a->n_head, cb->n_threads)};
+    size_t w = (size_t)a->r + a->d_rope, n_t = (size_t)(a->pos0 + a->n_tok);
+    size_t fused = LAT_BLOCK * w + 2 * (size_t)a->n_head + LAT_BLOCK;
+    size_t expl = (w > n_t ? w : n_t) + n_t;
+    int rc = cpu_scratch_reserve(cb, fused > expl ? fused : expl);
+    if (rc) return rc;
+    cpu_pool_run(cb->pool, lat_worker, &j);
+    return 0;
+}

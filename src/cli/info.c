@@ -1,0 +1,11 @@
+/* info.c: `latte info MODEL`: needs only the metadata and the tensor directory. */
+#include "cli.h"
+
+int cmd_info(const cli_opts *o) {
+    latte_model *m = NULL;
+    int rc = cli_load_model(o, true, &m);
+    if (rc) return rc;
+    latte_model_describe(m, stdout);
+    latte_model_free(m);
+    return 0;
+}
