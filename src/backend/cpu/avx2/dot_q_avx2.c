@@ -1,6 +1,6 @@
 /* dot_q_avx2.c: AVX2 kernels for the 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)
  * against x in cpu_q8 blocks, the AVX2 x quantizer, and the AVX2 kernel lookup. A weight
- * block is unpacked once to 32 bytes and reused for every x row (up to CPU_MM_NX); products
+ * block is unpacked once to 32 bytes and reused for up to QX x rows; products
  * are u8 x s8 pairs (maddubs) summed to int32, scaled per block in float. With one or two
  * x rows the block loop alternates two accumulator sets to hide FMA latency. */
 #include <immintrin.h>
@@ -44,18 +44,18 @@ AI __m256i fifth_bits(const uint8_t *qh4) {
 
 enum { T_Q8_0, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1 };
 
-/* Unpacks block w of type T: q (unsigned, or signed for Q8_0), scale d and the coefficient
- * mc of x's block sum s (offset or min). */
-AI void unpack(int T, const uint8_t *w, __m256i *q, float *d, float *mc) {
-    __m128 dm = f16x2(w);
-    *d = _mm_cvtss_f32(dm);
+/* Unpacks block w of type T: q (unsigned, or signed for Q8_0) and [d, mc] where mc is the
+ * coefficient of x's block sum s (the offset -8d / -16d, or the min). */
+AI __m256i unpack(int T, const uint8_t *w, __m128 *dm) {
+    __m128 v = f16x2(w);
     switch (T) {
-    case T_Q8_0: *q = _mm256_loadu_si256((const __m256i *)(w + 2)); *mc = 0; break;
-    case T_Q4_0: *q = nibbles(w + 2); *mc = -8 * *d; break;
-    case T_Q4_1: *q = nibbles(w + 4); *mc = _mm_cvtss_f32(_mm_movehdup_ps(dm)); break;
-    case T_Q5_0: *q = _mm256_or_si256(nibbles(w + 6), fifth_bits(w + 2)); *mc = -16 * *d; break;
-    default: *q = _mm256_or_si256(nibbles(w + 8), fifth_bits(w + 4));
-             *mc = _mm_cvtss_f32(_mm_movehdup_ps(dm)); break;
+    case T_Q8_0: *dm = v; return _mm256_loadu_si256((const __m256i *)(w + 2));
+    case T_Q4_0: *dm = _mm_mul_ps(_mm_broadcastss_ps(v), _mm_setr_ps(1, -8, 0, 0));
+                 return nibbles(w + 2);
+    case T_Q4_1: *dm = v; return nibbles(w + 4);
+    case T_Q5_0: *dm = _mm_mul_ps(_mm_broadcastss_ps(v), _mm_setr_ps(1, -16, 0, 0));
+                 return _mm256_or_si256(nibbles(w + 6), fifth_bits(w + 2));
+    default: *dm = v; return _mm256_or_si256(nibbles(w + 8), fifth_bits(w + 4));
     }
 }
 
@@ -73,62 +73,73 @@ AI __m256i qdot(int T, __m256i q, __m256i xq) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-#define STEP(ACC, B)                                                                          \
+/* one block against NX x rows; per row p = [d*dx, mc*sx]: lane 0 scales the integer sum,
+ * lane 1 accumulates the offset/min term in MACC */
+#define STEP(ACC, MACC, B)                                                                    \
     do {                                                                                      \
-        __m256i q;                                                                            \
-        float d, mc;                                                                          \
-        unpack(T, w + (B) * block_bytes(T), &q, &d, &mc);                                     \
-        __m256 dv = _mm256_set1_ps(d);                                                        \
-        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {                                \
+        __m128 dm;                                                                            \
+        __m256i q = unpack(T, w + (B) * block_bytes(T), &dm);                                 \
+        _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {                                \
             const cpu_q8 *xb = (const cpu_q8 *)(x + c * xs) + (B);                            \
             __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);                         \
             __m256 sf = _mm256_cvtepi32_ps(qdot(T, q, xq));                                   \
-            ACC[c] = _mm256_fmadd_ps(sf, _mm256_mul_ps(dv, _mm256_broadcast_ss(&xb->d)), ACC[c]); \
+            __m128 p = _mm_mul_ps(dm, _mm_castpd_ps(_mm_load_sd((const double *)&xb->d)));    \
+            ACC[c] = _mm256_fmadd_ps(sf, _mm256_broadcastss_ps(p), ACC[c]);                   \
             if (T != T_Q8_0)                                                                  \
-                macc[c] += mc * xb->s;                                                        \
+                MACC[c] = _mm_add_ps(MACC[c], p);                                             \
         }                                                                                     \
     } while (0)
 
+/* NX <= QX x rows: an accumulator and a min accumulator each stay in registers */
+#define QX 4
 AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
              int64_t ldy) {
-    __m256 acc0[CPU_MM_NX], acc1[2];
-    float macc[CPU_MM_NX];
-    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
-        acc0[c] = _mm256_setzero_ps();
-        macc[c] = 0;
+    __m256 acc0[QX], acc1[QX];
+    __m128 macc0[QX], macc1[QX];
+    _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
+        acc0[c] = acc1[c] = _mm256_setzero_ps();
+        macc0[c] = macc1[c] = _mm_setzero_ps();
     }
-    acc1[0] = acc1[1] = _mm256_setzero_ps();
     int64_t nb = k / 32, b = 0;
     for (; b + 1 < nb; b += 2) {
         if (NX <= 2) {
-            STEP(acc0, b);
-            STEP(acc1, b + 1);
+            STEP(acc0, macc0, b);
+            STEP(acc1, macc1, b + 1);
         } else {
-            STEP(acc0, b);
-            STEP(acc0, b + 1);
+            STEP(acc0, macc0, b);
+            STEP(acc0, macc0, b + 1);
         }
     }
     if (b < nb)
-        STEP(acc0, b);
-    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
+        STEP(acc0, macc0, b);
+    _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
         __m256 a = NX <= 2 ? _mm256_add_ps(acc0[c], acc1[c]) : acc0[c];
-        y[c * ldy] = hsum8(a) + macc[c];
+        __m128 mm = NX <= 2 ? _mm_add_ps(macc0[c], macc1[c]) : macc0[c];
+        y[c * ldy] = hsum8(a) + _mm_cvtss_f32(_mm_movehdup_ps(mm));
+    }
+}
+
+/* nx x rows in groups of QX */
+AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, int nx, float *y,
+                int64_t ldy) {
+    while (nx > 0) {
+        int g = nx < QX ? nx : QX;
+        switch (g) {
+        case 1: kern(T, 1, k, w, x, xs, y, ldy); break;
+        case 2: kern(T, 2, k, w, x, xs, y, ldy); break;
+        case 3: kern(T, 3, k, w, x, xs, y, ldy); break;
+        default: kern(T, 4, k, w, x, xs, y, ldy); break;
+        }
+        nx -= g;
+        x += (size_t)g * xs;
+        y += g * ldy;
     }
 }
 
 #define DEF_DOT(name, T)                                                                      \
     static void dot_##name(int64_t k, const void *w, const void *x, size_t xs, int nx,        \
                            float *y, int64_t ldy) {                                           \
-        switch (nx) {                                                                         \
-        case 1: kern(T, 1, k, w, x, xs, y, ldy); break;                                       \
-        case 2: kern(T, 2, k, w, x, xs, y, ldy); break;                                       \
-        case 3: kern(T, 3, k, w, x, xs, y, ldy); break;                                       \
-        case 4: kern(T, 4, k, w, x, xs, y, ldy); break;                                       \
-        case 5: kern(T, 5, k, w, x, xs, y, ldy); break;                                       \
-        case 6: kern(T, 6, k, w, x, xs, y, ldy); break;                                       \
-        case 7: kern(T, 7, k, w, x, xs, y, ldy); break;                                       \
-        default: kern(T, 8, k, w, x, xs, y, ldy); break;                                      \
-        }                                                                                     \
+        kgroups(T, k, w, x, xs, nx, y, ldy);                                                  \
     }
 
 DEF_DOT(q8_0, T_Q8_0)
