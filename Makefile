@@ -3,6 +3,7 @@
 #   make SAN=1      AddressSanitizer + UBSan build into build-san/
 #   make test       build and run the whole suite (tests/run_tests.py)
 #   make fuzz       libFuzzer target for the GGUF reader (clang) into build-fuzz/
+#   make setup      install dependencies, build, install the default model (scripts/setup.sh)
 CC      ?= cc
 SAN     ?= 0
 BUILD   := $(if $(filter 1,$(SAN)),build-san,build)
@@ -53,13 +54,18 @@ $(BUILD)/obj/%.o: %.c
 fuzz: build-fuzz/fuzz_gguf
 build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/gguf.c src/base/err.c src/quant/quant.c
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $^ -lm
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -o $@ $^ -lm
 
+setup:
+	bash scripts/setup.sh
+
+# the whole suite on the release build, then again on the ASan+UBSan build
 test: all
-	python3 tests/run_tests.py
+	$(MAKE) SAN=1 all
+	python3 tests/run_tests.py --san
 
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all test clean fuzz
+.PHONY: all test clean fuzz setup
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

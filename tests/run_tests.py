@@ -3,7 +3,8 @@
 check (tests/check_*.py); each prints one line per case, `PASS name` or
 `FAIL name: why` (and `SKIP name: why`). Ends with `N passed, N failed`.
 
-LATTE_BUILD=build-san runs the same suite over the sanitizer build.
+LATTE_BUILD=build-san runs the same suite over the sanitizer build; --san runs it
+over build/ and then over build-san/ (AddressSanitizer + UBSan), one tally for both.
 Arguments filter groups by substring (e.g. `run_tests.py gguf fixtures`)."""
 import os, re, subprocess, sys, glob, time
 
@@ -11,8 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("LATTE_BUILD", "build")
 
 
-def groups():
-    for exe in sorted(glob.glob(os.path.join(ROOT, BUILD, "test_*"))):
+def groups(build):
+    for exe in sorted(glob.glob(os.path.join(ROOT, build, "test_*"))):
         if os.access(exe, os.X_OK) and not exe.endswith(".d"):
             yield os.path.basename(exe), [exe]
     for py in sorted(glob.glob(os.path.join(ROOT, "tests", "check_*.py"))):
@@ -20,14 +21,31 @@ def groups():
 
 
 def main():
-    filt = sys.argv[1:]
+    filt = [a for a in sys.argv[1:] if not a.startswith("--")]
+    builds = [BUILD, "build-san"] if "--san" in sys.argv else [BUILD]
     passed = failed = skipped = 0
-    env = dict(os.environ, LATTE_BUILD=BUILD, LATTE_ROOT=ROOT)
-    for name, cmd in groups():
+    for build in builds:
+        p, f, s = run_build(build, filt)
+        passed, failed, skipped = passed + p, failed + f, skipped + s
+    tail = f", {skipped} skipped" if skipped else ""
+    print(f"{passed} passed, {failed} failed{tail}")
+    return 1 if failed else 0
+
+
+# the fuzz target is built with sanitizers of its own: one run is enough
+SAN_SKIP = {"check_fuzz.py"}
+
+
+def run_build(build, filt):
+    passed = failed = skipped = 0
+    env = dict(os.environ, LATTE_BUILD=build, LATTE_ROOT=ROOT)
+    for name, cmd in groups(build):
         if filt and not any(f in name for f in filt):
             continue
+        if build != BUILD and name in SAN_SKIP:
+            continue
         t0 = time.time()
-        print(f"== {name}", flush=True)
+        print(f"== [{build}] {name}", flush=True)
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, errors="replace")
         gp = gf = 0
@@ -47,9 +65,7 @@ def main():
         print(f"   {gp} passed, {gf} failed ({time.time() - t0:.1f}s)", flush=True)
         passed += gp
         failed += gf
-    tail = f", {skipped} skipped" if skipped else ""
-    print(f"{passed} passed, {failed} failed{tail}")
-    return 1 if failed else 0
+    return passed, failed, skipped
 
 
 if __name__ == "__main__":

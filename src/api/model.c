@@ -22,6 +22,10 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
     latte_err herr = {0};
     rc = hparams_load(&m->hp, m->gf, &herr);
     m->hparams_ok = rc == 0;
+    if (m->hparams_ok && m->hp.n_vocab == 0) { /* vocab_size is optional: the embedding's rows */
+        const gguf_tensor *te = gguf_find_tensor(m->gf, "token_embd.weight");
+        if (te && te->n_dims == 2 && te->ne[1] < (1 << 24)) m->hp.n_vocab = (int)te->ne[1];
+    }
     if (rc && !p->vocab_only) {
         *err = herr;
         goto fail;
@@ -44,10 +48,9 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
     }
     if (!p->vocab_only) {
         if ((rc = gguf_check_data(m->gf, err))) goto fail;
-        if (m->hp.n_vocab == 0) { /* vocab_size is optional: take it from the embedding */
-            const gguf_tensor *te = gguf_find_tensor(m->gf, "token_embd.weight");
-            if (!te) { rc = err_set(err, LATTE_E_MISSING, "model is missing tensor 'token_embd.weight'"); goto fail; }
-            m->hp.n_vocab = (int)te->ne[1];
+        if (m->hp.n_vocab == 0) {
+            rc = err_set(err, LATTE_E_MISSING, "model is missing tensor 'token_embd.weight'");
+            goto fail;
         }
         if ((rc = weights_bind(&m->w, m->gf, &m->hp, cpu_types, err))) goto fail;
         if (m->vocab && tok_n_vocab(m->vocab) > m->hp.n_vocab) {
