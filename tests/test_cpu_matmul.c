@@ -232,8 +232,8 @@ static void test_pool(void) {
         for (int i = 0; i < 16; i++)
             atomic_store(&hits[i], 0);
         int runs = 0;
-        for (int r = 0; r < 2000 && ok; r++, runs++) {
-            if (r % 500 == 499)
+        for (int r = 0; r < 600 && ok; r++, runs++) {
+            if (r % 200 == 199)
                 usleep(20000); /* let workers fall asleep on the condvar */
             cpu_pool_run(p, pool_job, NULL);
         }
