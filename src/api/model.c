@@ -10,6 +10,24 @@
 
 static bool cpu_types(uint32_t t) { return cpu_matmul_supports(t); }
 
+/* Reads one byte of every page of tensor data so that the first tokens do not stall on
+ * page faults, reporting progress as it goes (large models take a while here). */
+static void prefault(const gguf_file *gf, const latte_model_params *p) {
+    uint64_t total = 0, done = 0, next = 0;
+    for (uint64_t i = 0; i < gf->n_tensors; i++) total += gf->tensors[i].n_bytes;
+    volatile unsigned char sink = 0;
+    for (uint64_t i = 0; i < gf->n_tensors; i++) {
+        const gguf_tensor *t = &gf->tensors[i];
+        for (uint64_t off = 0; off < t->n_bytes; off += 4096) sink += ((const unsigned char *)t->data)[off];
+        done += t->n_bytes;
+        if (p->progress && done >= next) {
+            p->progress(0.2f + 0.8f * (float)done / (float)(total ? total : 1), p->progress_user);
+            next = done + total / 50;
+        }
+    }
+    (void)sink;
+}
+
 int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *err) {
     *out = NULL;
     if (!p || !p->path) return err_set(err, LATTE_E_ARG, "no model path given");
@@ -53,6 +71,7 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
             goto fail;
         }
         if ((rc = weights_bind(&m->w, m->gf, &m->hp, cpu_types, err))) goto fail;
+        prefault(m->gf, p);
         if (m->vocab && tok_n_vocab(m->vocab) > m->hp.n_vocab) {
             rc = err_set(err, LATTE_E_FORMAT, "the vocabulary has %d tokens but the model only %d logits",
                          tok_n_vocab(m->vocab), m->hp.n_vocab);
