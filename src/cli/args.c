@@ -45,6 +45,7 @@ static const flag FLAGS[] = {
     {NULL, "--frequency-penalty", T_FLOAT, O(frequency_penalty), -100, 100, "frequency penalty"},
     {NULL, "--stop", T_STOP, 0, 0, 0, "stop string (repeatable)"},
     {NULL, "--chat-template", T_STR, O(chat_template), 0, 0, "chat template name (chatml, deepseek3, ...)"},
+    {NULL, "--chat", T_BOOL, O(chat), 0, 0, "run: wrap the prompt as one user message in the chat template"},
     {"-sys", "--system-prompt", T_STR, O(system), 0, 0, "system prompt for chat"},
     {NULL, "--tokens", T_STR, O(tokens), 0, 0, "logits: comma-separated token ids"},
     {"-o", "--output", T_STR, O(out), 0, 0, "logits: output file (float32 [n_tokens][n_vocab])"},

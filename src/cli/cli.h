@@ -15,7 +15,7 @@ typedef struct cli_opts {
     const char *stops[CLI_MAX_STOPS];
     int n_stops;
     int n_ctx, n_batch, n_ubatch, n_threads, mla, n_predict, top_k, repeat_last_n, n_pp, n_tg, reps;
-    bool fa, incremental, ids, no_bos, no_special, verbose, help;
+    bool fa, incremental, ids, no_bos, no_special, verbose, help, chat;
     float temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
     uint64_t seed;
     const char *positional[4];
