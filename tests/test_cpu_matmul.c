@@ -282,9 +282,39 @@ static void test_dispatch(void) {
     report(!why[0], "dispatch_avx2", why);
 }
 
+/* the dispatched x quantizers must produce exactly the reference's bytes */
+static void test_xquant(void) {
+    enum { K = 1024, N = 8 };
+    float *x = malloc(sizeof(float) * K);
+    char name[64], why[128] = "";
+    for (int kind = CPU_XQ_Q8; kind <= CPU_XQ_Q8K; kind++) {
+        size_t xs = cpu_matmul_xrow_bytes(kind, K);
+        char *a = malloc(xs), *b = malloc(xs);
+        bool ok = true;
+        for (int r = 0; r < N && ok; r++) {
+            for (int i = 0; i < K; i++) /* row 0 has an all-zero block */
+                x[i] = r == 0 && i < 256 ? 0.0f : frnd() * (float)(1 + r * (i % 3));
+            memset(a, 0x55, xs);
+            memset(b, 0xaa, xs);
+            cpu_matmul_xquant(kind, 1)(x, a, K);
+            cpu_matmul_xquant(kind, 0)(x, b, K);
+            if (memcmp(a, b, xs) != 0) {
+                snprintf(why, sizeof why, "row %d differs from the reference", r);
+                ok = false;
+            }
+        }
+        snprintf(name, sizeof name, "xquant_%s", kind == CPU_XQ_Q8 ? "q8" : "q8k");
+        report(ok, name, why);
+        free(a);
+        free(b);
+    }
+    free(x);
+}
+
 int main(void) {
     cpu_pool *pool = cpu_pool_init(2);
     test_dispatch();
+    test_xquant();
     test_pool();
     test_errors(pool);
     test_types(pool);

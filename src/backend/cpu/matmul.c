@@ -54,7 +54,7 @@ cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref) {
     if (xkind == CPU_XQ_Q8)
         return !force_ref && mm_have_avx2 ? cpu_xquant_q8_avx2 : cpu_xquant_q8_ref;
     if (xkind == CPU_XQ_Q8K)
-        return cpu_xquant_q8k_ref;
+        return !force_ref && mm_have_avx2 ? cpu_xquant_q8k_avx2 : cpu_xquant_q8k_ref;
     return NULL;
 }
 

@@ -68,6 +68,7 @@ cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
 void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k);
+void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k);
 /* Which x layout a weight type multiplies with (CPU_XQ_*), -1 when unsupported. */
 int cpu_matmul_xkind(uint32_t wtype);
 /* Bytes of one quantized x row of k elements for an x layout. */
