@@ -1,0 +1,194 @@
+/* chat.c: `latte chat -m MODEL [-sys SYSTEM] [--chat-template NAME]`: one conversation
+ * read line by line from stdin. Each turn formats the whole history with the chat template,
+ * keeps the longest prefix of tokens already in the context and decodes only the rest.
+ * `/reset` clears history and context, `/exit` or EOF quits. Ctrl-C stops the answer being
+ * written; at the prompt it quits. Answers go to stdout, notes to stderr. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "generate.h"
+
+/* The one global: a signal handler can reach nothing else. */
+static volatile sig_atomic_t chat_sigint;
+static void on_sigint(int sig) { chat_sigint = 1; }
+
+typedef struct chat_state {
+    const cli_opts *o;
+    latte_model *m;
+    latte_ctx *c;
+    latte_sampler *s;
+    latte_chat_msg *msgs; /* contents are owned (malloc'ed); roles are literals */
+    size_t n_msgs, cap_msgs;
+    int32_t *toks;        /* the tokens now in the context, [n_toks] */
+    size_t n_toks, cap_toks;
+} chat_state;
+
+static int push_msg(chat_state *st, const char *role, const char *content) {
+    if (st->n_msgs == st->cap_msgs) {
+        size_t nc = st->cap_msgs ? st->cap_msgs * 2 : 16;
+        latte_chat_msg *nm = realloc(st->msgs, nc * sizeof *nm);
+        if (!nm) return -1;
+        st->msgs = nm, st->cap_msgs = nc;
+    }
+    char *dup = strdup(content);
+    if (!dup) return -1;
+    st->msgs[st->n_msgs++] = (latte_chat_msg){role, dup};
+    return 0;
+}
+
+static int push_toks(chat_state *st, const int32_t *t, size_t n) {
+    if (st->n_toks + n > st->cap_toks) {
+        size_t nc = st->cap_toks ? st->cap_toks : 256;
+        while (nc < st->n_toks + n) nc *= 2;
+        int32_t *nt = realloc(st->toks, nc * sizeof *nt);
+        if (!nt) return -1;
+        st->toks = nt, st->cap_toks = nc;
+    }
+    memcpy(st->toks + st->n_toks, t, n * sizeof *t);
+    st->n_toks += n;
+    return 0;
+}
+
+/* Drops messages from index keep on (the system prompt, when there is one, is index 0). */
+static void drop_msgs(chat_state *st, size_t keep) {
+    while (st->n_msgs > keep) free((char *)st->msgs[--st->n_msgs].content);
+}
+
+/* Clears the history (all but the system prompt), the context and the sampler. */
+static void reset_all(chat_state *st) {
+    drop_msgs(st, st->o->system ? 1 : 0);
+    latte_ctx_reset(st->c);
+    latte_sampler_reset(st->s);
+    st->n_toks = 0;
+}
+
+/* The history through the template, as tokens. Prints errors itself. */
+static int format_history(chat_state *st, int32_t **ids, size_t *n) {
+    char *text = NULL;
+    latte_err err = {0};
+    int rc = latte_chat_format(st->m, st->o->chat_template, st->msgs, st->n_msgs, true, &text, &err);
+    if (!rc) rc = latte_tokenize(st->m, text, strlen(text), false, true, ids, n, &err);
+    free(text);
+    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    return rc;
+}
+
+/* Answers the last user message. Returns 0, or 1 on an engine error (then the state is reset). */
+static int answer(chat_state *st) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (format_history(st, &ids, &n)) return 1;
+    size_t n_ctx = (size_t)latte_ctx_n_ctx(st->c);
+    if (n + 1 > n_ctx && st->n_msgs > (st->o->system ? 2u : 1u)) {
+        fprintf(stderr, "[the conversation (%zu tokens) no longer fits the context (%zu): starting over]\n", n, n_ctx);
+        latte_chat_msg last = st->msgs[--st->n_msgs];
+        reset_all(st);
+        st->msgs[st->n_msgs++] = last; /* capacity is there: it held more before */
+        free(ids);
+        if (format_history(st, &ids, &n)) return 1;
+    }
+    if (n + 1 > n_ctx) {
+        fprintf(stderr, "[the message is %zu tokens but the context holds %zu (raise -c)]\n", n, n_ctx);
+        free((char *)st->msgs[--st->n_msgs].content);
+        free(ids);
+        return 0;
+    }
+    /* reuse what the context already holds; at least one token is decoded for fresh logits */
+    size_t common = 0;
+    while (common < st->n_toks && common < n && st->toks[common] == ids[common]) common++;
+    if (common == n) common--;
+    latte_ctx_truncate(st->c, (int)common);
+    st->n_toks = common;
+    latte_err err = {0};
+    gen_result r = {0};
+    int rc = gen_decode_prompt(st->c, ids + common, (int)(n - common), st->o->n_batch, &err);
+    if (!rc) rc = push_toks(st, ids + common, n - common) ? LATTE_E_NOMEM : 0;
+    if (!rc) {
+        gen_params gp = {.n_predict = st->o->n_predict, .stops = st->o->stops, .n_stops = st->o->n_stops,
+                         .out = stdout, .interrupt = &chat_sigint};
+        rc = gen_run(st->c, st->m, st->s, &gp, &r, &err);
+        if (!rc) rc = push_toks(st, r.toks, (size_t)r.n_decoded) ? LATTE_E_NOMEM : 0;
+    }
+    printf("\n");
+    fflush(stdout);
+    free(ids);
+    if (rc) {
+        fprintf(stderr, "error: %s\n[starting over]\n", rc == LATTE_E_NOMEM ? "out of memory" : err.msg);
+        gen_result_free(&r);
+        reset_all(st);
+        return 1;
+    }
+    if (r.end == GEN_INTERRUPT) fprintf(stderr, "[interrupted]\n");
+    if (push_msg(st, "assistant", r.text)) rc = 1;
+    if (r.end == GEN_CTX_FULL) {
+        fprintf(stderr, "[the context is full (%zu tokens): history and context cleared]\n", n_ctx);
+        reset_all(st);
+    }
+    gen_result_free(&r);
+    return rc;
+}
+
+int cmd_chat(const cli_opts *o) {
+    chat_state st = {.o = o};
+    char *line = NULL;
+    size_t line_cap = 0;
+    int rc = cli_load_model(o, false, &st.m);
+    if (!rc) rc = cli_make_ctx(o, st.m, &st.c);
+    if (rc) goto done;
+    latte_sampler_params sp = gen_sampler_params(o);
+    if (!(st.s = latte_sampler_init(&sp)) || (o->system && push_msg(&st, "system", o->system))) {
+        fprintf(stderr, "error: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    /* check the template once, before any input is read */
+    {
+        latte_chat_msg probe = {"user", "hi"};
+        char *text = NULL;
+        latte_err err = {0};
+        if (latte_chat_format(st.m, o->chat_template, &probe, 1, true, &text, &err)) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            rc = 2; /* a template the user must name (or named wrongly) */
+            goto done;
+        }
+        free(text);
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    bool tty = isatty(0);
+    if (tty) fprintf(stderr, "chat: /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer\n");
+    for (;;) {
+        chat_sigint = 0;
+        if (tty) { printf("> "); fflush(stdout); }
+        ssize_t len = getline(&line, &line_cap, stdin);
+        if (len < 0) {
+            if (tty) printf("\n");
+            break; /* EOF, or Ctrl-C at the prompt */
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (!strcmp(line, "/exit")) break;
+        if (!strcmp(line, "/reset")) {
+            reset_all(&st);
+            printf("[history and context cleared]\n");
+            fflush(stdout);
+            continue;
+        }
+        if (!len) continue;
+        if (push_msg(&st, "user", line)) { fprintf(stderr, "error: out of memory\n"); rc = 1; break; }
+        answer(&st);
+    }
+done:
+    drop_msgs(&st, 0);
+    free(st.msgs);
+    free(st.toks);
+    free(line);
+    latte_sampler_free(st.s);
+    latte_ctx_free(st.c);
+    latte_model_free(st.m);
+    return rc;
+}
