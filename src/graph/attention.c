@@ -18,6 +18,21 @@ static int linear(graph_ctx *g, const lt_tensor *W, const lt_tensor *bias, const
     return rc;
 }
 
+/* Writes s->k, s->v (n tokens of hk heads) into layer il's cache and attends over it:
+ * s->o = attention(q, cache) */
+static int attend_std(graph_ctx *g, int il, int n, const float *q, int h, int hk, int dk, int dv, latte_err *err) {
+    const backend_ops *op = g->be->ops;
+    graph_scratch *s = &g->s;
+    int pos0 = g->kv.n_past;
+    op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, pos0, s->k, n, hk * dk);
+    op->cache_write(g->be, g->kv.v[il], g->kv.type_v, 0, false, pos0, s->v, n, hk * dv);
+    attn_std_args a = {.n_tok = n, .pos0 = pos0, .n_head = h, .n_head_kv = hk, .d_k = dk, .d_v = dv,
+                       .scale = g->kq_scale, .q = q, .k_cache = g->kv.k[il], .v_cache = g->kv.v[il],
+                       .k_type = g->kv.type_k, .v_type = g->kv.type_v, .flash = g->flash, .out = s->o};
+    int rc = op->attn_std(g->be, &a);
+    return rc ? err_set(err, rc, "layer %d: attention failed", il) : 0;
+}
+
 static int attn_standard(graph_ctx *g, int il, int n, latte_err *err) {
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
@@ -30,12 +45,7 @@ static int attn_standard(graph_ctx *g, int il, int n, latte_err *err) {
         return err_set(err, rc, "layer %d: attention projection failed", il);
     op->rope(g->be, s->q, n, H, (int64_t)H * dk, dk, pos0, &g->rope);
     op->rope(g->be, s->k, n, Hk, (int64_t)Hk * dk, dk, pos0, &g->rope);
-    op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, pos0, s->k, n, Hk * dk);
-    op->cache_write(g->be, g->kv.v[il], g->kv.type_v, 0, false, pos0, s->v, n, Hk * dv);
-    attn_std_args a = {.n_tok = n, .pos0 = pos0, .n_head = H, .n_head_kv = Hk, .d_k = dk, .d_v = dv,
-                       .scale = g->kq_scale, .q = s->q, .k_cache = g->kv.k[il], .v_cache = g->kv.v[il],
-                       .k_type = g->kv.type_k, .v_type = g->kv.type_v, .flash = g->flash, .out = s->o};
-    if ((rc = op->attn_std(g->be, &a))) return err_set(err, rc, "layer %d: attention failed", il);
+    if ((rc = attend_std(g, il, n, s->q, H, Hk, dk, dv, err))) return rc;
     if ((rc = linear(g, L->wo, NULL, s->o, n, s->attn_out)))
         return err_set(err, rc, "layer %d: attention output failed", il);
     return 0;
@@ -48,7 +58,7 @@ static int mla_expand(graph_ctx *g, int il, int n, const float *q, latte_err *er
     const backend_ops *op = g->be->ops;
     graph_scratch *s = &g->s;
     int H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dr = hp->n_rot_mla, dv = hp->d_v;
-    int pos0 = g->kv.n_past, rc;
+    int rc;
     gather(s->gather, s->lat, n, r + dr, 0, r);
     if ((rc = op->matmul(g->be, L->kvb.t, 0, (int64_t)H * (dn + dv), s->gather, n, s->kvb_out, (int64_t)H * (dn + dv))))
         return err_set(err, rc, "layer %d: kv_b projection failed", il);
@@ -60,13 +70,7 @@ static int mla_expand(graph_ctx *g, int il, int n, const float *q, latte_err *er
             memcpy(k + dn, s->lat + (size_t)i * (r + dr) + r, sizeof(float) * dr);
             memcpy(s->v + ((size_t)i * H + h) * dv, kv + dn, sizeof(float) * dv);
         }
-    op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, pos0, s->k, n, H * (dn + dr));
-    op->cache_write(g->be, g->kv.v[il], g->kv.type_v, 0, false, pos0, s->v, n, H * dv);
-    attn_std_args a = {.n_tok = n, .pos0 = pos0, .n_head = H, .n_head_kv = H, .d_k = dn + dr, .d_v = dv,
-                       .scale = g->kq_scale, .q = q, .k_cache = g->kv.k[il], .v_cache = g->kv.v[il],
-                       .k_type = g->kv.type_k, .v_type = g->kv.type_v, .flash = g->flash, .out = s->o};
-    if ((rc = op->attn_std(g->be, &a))) return err_set(err, rc, "layer %d: attention failed", il);
-    return 0;
+    return attend_std(g, il, n, q, H, H, dn + dr, dv, err);
 }
 
 /* MLA modes 1-3: attention in latent space over the cached [c, k_pe] rows */
