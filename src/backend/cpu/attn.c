@@ -8,20 +8,33 @@
 
 #include "../../quant/quant.h"
 #include "cpu.h"
+#include "vec.h"
+
+static bool has_avx2(void) {
+    static int v = -1; /* decided once; a benign race sets the same value */
+    if (v < 0) v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return v;
+}
 
 const float *cpu_row_f32(uint32_t type, const void *row, int64_t n, float *buf) {
     if (type == QT_F32) return (const float *)row;
-    quant_dequant_row(type, row, buf, n);
+    if (type == QT_F16 && has_avx2()) cpu_f16_to_f32_avx2(row, buf, (int)n);
+    else quant_dequant_row(type, row, buf, n);
     return buf;
 }
 
 static float dot(const float *a, const float *b, int n) {
+    if (has_avx2()) return cpu_vdot_avx2(a, b, n);
     float s = 0.0f;
     for (int i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
 
 static void axpy(float *y, float a, const float *x, int n) {
+    if (has_avx2()) {
+        cpu_vaxpy_avx2(y, a, x, n);
+        return;
+    }
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
@@ -140,8 +153,8 @@ static void lat_fused(const attn_latent_args *a, int i, int h0, int h1, float *s
         int nb = n_t - t0 < LAT_BLOCK ? n_t - t0 : LAT_BLOCK;
         for (int t = 0; t < nb; t++) {
             const void *src = (const char *)a->kv_cache + (size_t)(t0 + t) * row;
-            if (a->kv_type == QT_F32) memcpy(blk + (size_t)t * w, src, sizeof(float) * w);
-            else quant_dequant_row(a->kv_type, src, blk + (size_t)t * w, w);
+            const float *r = cpu_row_f32(a->kv_type, src, w, blk + (size_t)t * w);
+            if (r != blk + (size_t)t * w) memcpy(blk + (size_t)t * w, r, sizeof(float) * w);
         }
         for (int h = 0; h < nh; h++) {
             const float *ql = a->q_lat + ((size_t)i * a->n_head + h0 + h) * a->r;
