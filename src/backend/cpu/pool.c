@@ -6,12 +6,16 @@
 #include "backend/cpu/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define CPU_POOL_SPIN 20000 /* polls (~50-100 us) before a thread goes to sleep */
+/* every CPU_POOL_YIELD_EVERY polls a spinning thread yields: on a machine with more busy
+ * threads than cores a pure spin keeps the very thread it waits for off the CPU */
+#define CPU_POOL_YIELD_EVERY 256
 
 struct cpu_pool {
     int n;                          /* threads, caller included */
@@ -32,7 +36,11 @@ typedef struct pool_worker {
     int ith;
 } pool_worker;
 
-static inline void pool_relax(void) {
+static inline void pool_relax(int i) {
+    if (i % CPU_POOL_YIELD_EVERY == CPU_POOL_YIELD_EVERY - 1) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -44,7 +52,7 @@ static unsigned pool_wait_job(cpu_pool *p, unsigned seen) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen || atomic_load(&p->quit))
             return g;
-        pool_relax();
+        pool_relax(i);
     }
     pthread_mutex_lock(&p->mu);
     unsigned g;
@@ -149,7 +157,7 @@ void cpu_pool_run(cpu_pool *p, void (*fn)(void *arg, int ith, int nth), void *ar
     for (int i = 0; i < CPU_POOL_SPIN; i++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
             return;
-        pool_relax();
+        pool_relax(i);
     }
     pthread_mutex_lock(&p->mu);
     while (atomic_load(&p->pending) != 0)
