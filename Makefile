@@ -18,7 +18,7 @@ LDLIBS  := -lpcre2-8 -lutf8proc -ljansson -lm -lpthread
 
 # per-ISA kernels get their own -m flags and are chosen at run time by CPUID
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
-AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 
 LIB_SRC  := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRC  := $(wildcard src/cli/*.c)

@@ -186,22 +186,25 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
     return ok;
 }
 
-static void test_types(cpu_pool *pool) {
+/* isa names the kernel set in the test names ("" for the best this CPU has) */
+static void test_types(cpu_pool *pool, const char *isa) {
     static const int64_t ms[] = {1, 7, 37};
     static const int64_t ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 64};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t t = types[ti];
         const quant_type_info *info = quant_type_info_get(t);
         char name[64], why[256] = "";
-        snprintf(name, sizeof name, "matmul_%s", info->name);
+        snprintf(name, sizeof name, "matmul_%s%s", info->name, isa);
         if (!cpu_matmul_supports(t)) {
             report(false, name, "not supported");
             continue;
         }
         bool ok = true;
         int64_t be = info->block_elems;
-        int64_t ks[3] = {be == 1 ? 67 : be, be == 1 ? 256 : be * 3, be == 1 ? 1000 : be * 7};
-        for (size_t a = 0; a < 3 && ok; a++)
+        /* 32-element types: 1, 3, 7 and 18 blocks (AVX-512 groups of 4: partial, full+tail) */
+        int64_t ks[4] = {be == 1 ? 67 : be, be == 1 ? 256 : be * 3, be == 1 ? 1000 : be * 7,
+                         be == 32 ? 576 : be * 2};
+        for (size_t a = 0; a < 4 && ok; a++)
             for (size_t b = 0; b < sizeof ns / sizeof ns[0] && ok; b++) {
                 int64_t m = ms[(a + b) % 3];
                 if (!check_shape(pool, t, m, ks[a], ns[b], why)) {
@@ -280,6 +283,19 @@ static void test_dispatch(void) {
             snprintf(why, sizeof why, "%s uses the scalar reference",
                      quant_type_info_get(types[i])->name);
     report(!why[0], "dispatch_avx2", why);
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") ||
+        !__builtin_cpu_supports("avx512vnni")) {
+        printf("SKIP dispatch_avx512: no AVX-512 VNNI here\n");
+        return;
+    }
+    static const uint32_t t512[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1};
+    for (size_t i = 0; i < sizeof t512 / sizeof t512[0]; i++)
+        if (cpu_matmul_dot(t512[i], 0) != cpu_dot_avx512(t512[i]) ||
+            cpu_matmul_dot_xkind(t512[i], 0) != CPU_XQ_Q8X4)
+            snprintf(why, sizeof why, "%s does not use its AVX-512 kernel",
+                     quant_type_info_get(t512[i])->name);
+    report(!why[0], "dispatch_avx512", why);
 }
 
 /* the dispatched x quantizers must produce exactly the reference's bytes */
@@ -287,7 +303,7 @@ static void test_xquant(void) {
     enum { K = 1024, N = 8 };
     float *x = malloc(sizeof(float) * K);
     char name[64], why[128] = "";
-    for (int kind = CPU_XQ_Q8; kind <= CPU_XQ_Q8K; kind++) {
+    for (int kind = CPU_XQ_Q8; kind <= CPU_XQ_Q8X4; kind++) {
         size_t xs = cpu_matmul_xrow_bytes(kind, K);
         char *a = malloc(xs), *b = malloc(xs);
         bool ok = true;
@@ -303,7 +319,8 @@ static void test_xquant(void) {
                 ok = false;
             }
         }
-        snprintf(name, sizeof name, "xquant_%s", kind == CPU_XQ_Q8 ? "q8" : "q8k");
+        snprintf(name, sizeof name, "xquant_%s",
+                 kind == CPU_XQ_Q8 ? "q8" : kind == CPU_XQ_Q8K ? "q8k" : "q8x4");
         report(ok, name, why);
         free(a);
         free(b);
@@ -317,7 +334,11 @@ int main(void) {
     test_xquant();
     test_pool();
     test_errors(pool);
-    test_types(pool);
+    test_types(pool, "");
+    /* the AVX2 kernels again where the CPU would pick AVX-512 ones */
+    int old = cpu_matmul_cap_isa(CPU_ISA_AVX2);
+    test_types(pool, "_avx2");
+    cpu_matmul_cap_isa(old);
     cpu_pool_free(pool);
     return n_fail ? 1 : 0;
 }

@@ -72,6 +72,23 @@ void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k) {
     }
 }
 
+/* cpu_q8x4: the q8 blocks above, four to a group, halves of the quants gathered */
+void cpu_xquant_q8x4_ref(const float *x, void *dst, int64_t k) {
+    cpu_q8x4 *q = dst;
+    int64_t nb = k / 32;
+    for (int64_t g = 0; g < (nb + 3) / 4; g++) {
+        memset(&q[g], 0, sizeof q[g]);
+        for (int b = 0; b < 4 && 4 * g + b < nb; b++) {
+            cpu_q8 t;
+            cpu_xquant_q8_ref(x + 32 * (4 * g + b), &t, 32);
+            memcpy(q[g].lo + 16 * b, t.qs, 16);
+            memcpy(q[g].hi + 16 * b, t.qs + 16, 16);
+            q[g].d[b] = t.d;
+            q[g].s[b] = t.s;
+        }
+    }
+}
+
 /* ---- one row dot per type ---- */
 
 static float row_f32(int64_t k, const uint8_t *w, const float *x) {

@@ -14,13 +14,28 @@
 
 #define MM_XCHUNK_BYTES (192 * 1024) /* quantized x kept hot in L2 per chunk */
 
-static int mm_have_avx2;
+static int mm_have_avx2, mm_have_avx512, mm_cap = CPU_ISA_AVX512;
 static pthread_once_t mm_once = PTHREAD_ONCE_INIT;
 
 static void mm_detect(void) {
     __builtin_cpu_init();
     mm_have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                    __builtin_cpu_supports("f16c");
+    mm_have_avx512 = mm_have_avx2 && __builtin_cpu_supports("avx512f") &&
+                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+}
+
+int cpu_matmul_cap_isa(int isa) {
+    int old = mm_cap;
+    mm_cap = isa;
+    return old;
+}
+
+/* the AVX-512 kernel for wtype when it is allowed and the CPU has it, else NULL */
+static cpu_dot_fn mm_avx512(uint32_t wtype, int force_ref) {
+    pthread_once(&mm_once, mm_detect);
+    return !force_ref && mm_have_avx512 && mm_cap >= CPU_ISA_AVX512 ? cpu_dot_avx512(wtype) : NULL;
 }
 
 int cpu_matmul_xkind(uint32_t wtype) {
@@ -37,20 +52,27 @@ size_t cpu_matmul_xrow_bytes(int xkind, int64_t k) {
     case CPU_XQ_F32: return (size_t)k * sizeof(float);
     case CPU_XQ_Q8: return (size_t)(k / 32) * sizeof(cpu_q8);
     case CPU_XQ_Q8K: return (size_t)(k / 256) * sizeof(cpu_q8k);
+    case CPU_XQ_Q8X4: return (size_t)((k / 32 + 3) / 4) * sizeof(cpu_q8x4);
     default: return 0;
     }
 }
 
 cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref) {
-    pthread_once(&mm_once, mm_detect);
-    cpu_dot_fn f = NULL;
-    if (!force_ref && mm_have_avx2)
+    cpu_dot_fn f = mm_avx512(wtype, force_ref);
+    if (!f && !force_ref && mm_have_avx2 && mm_cap >= CPU_ISA_AVX2)
         f = cpu_dot_avx2(wtype);
     return f ? f : cpu_dot_ref(wtype);
 }
 
+int cpu_matmul_dot_xkind(uint32_t wtype, int force_ref) {
+    return mm_avx512(wtype, force_ref) ? CPU_XQ_Q8X4 : cpu_matmul_xkind(wtype);
+}
+
 cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref) {
     pthread_once(&mm_once, mm_detect);
+    if (xkind == CPU_XQ_Q8X4)
+        return !force_ref && mm_have_avx512 ? cpu_xquant_q8x4_avx512 : cpu_xquant_q8x4_ref;
+    force_ref |= mm_cap < CPU_ISA_AVX2;
     if (xkind == CPU_XQ_Q8)
         return !force_ref && mm_have_avx2 ? cpu_xquant_q8_avx2 : cpu_xquant_q8_ref;
     if (xkind == CPU_XQ_Q8K)
@@ -63,7 +85,7 @@ bool cpu_matmul_supports(uint32_t wtype) {
 }
 
 size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n) {
-    int xk = cpu_matmul_xkind(wtype);
+    int xk = cpu_matmul_dot_xkind(wtype, 0);
     if (xk <= CPU_XQ_F32 || k < 0 || n < 0)
         return 0;
     return cpu_matmul_xrow_bytes(xk, k) * (size_t)n;
@@ -92,7 +114,7 @@ static void mm_range(cpu_dot_fn dot, const char *w, size_t wstride, int64_t j0, 
 void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, int64_t j1,
                      int64_t k, const float *x, int64_t n, float *y, int64_t ldy, void *scratch,
                      size_t scratch_bytes) {
-    int xk = cpu_matmul_xkind(wtype);
+    int xk = cpu_matmul_dot_xkind(wtype, 0);
     cpu_dot_fn dot = cpu_matmul_dot(wtype, 0);
     if (xk < 0 || !dot || j1 <= j0 || n <= 0)
         return;
@@ -152,7 +174,7 @@ static void mm_compute_job(void *arg, int ith, int nth) {
 int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64_t m, int64_t k,
                const float *x, int64_t n, float *y, int64_t ldy) {
     const quant_type_info *ti = quant_type_info_get(wtype);
-    int xk = cpu_matmul_xkind(wtype);
+    int xk = cpu_matmul_dot_xkind(wtype, 0);
     if (!ti || xk < 0)
         return LATTE_E_UNSUPPORTED;
     if (m < 0 || k < 0 || n < 0 || k % ti->block_elems != 0 || (n > 1 && ldy < m))

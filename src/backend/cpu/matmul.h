@@ -49,7 +49,17 @@ typedef struct cpu_q8k {
     int8_t qs[256];
 } cpu_q8k;
 
-enum { CPU_XQ_F32 = 0, CPU_XQ_Q8 = 1, CPU_XQ_Q8K = 2 };
+/* x as four q8 blocks per group for the AVX-512 kernels of the 32-element types: lo/hi hold
+ * elements 0..15 / 16..31 of block b at [16b, 16b + 16), d[b] and s[b] its d and s. A row
+ * ends in a whole group; blocks past k are zero. */
+typedef struct cpu_q8x4 {
+    int8_t lo[64];
+    int8_t hi[64];
+    float d[4];
+    float s[4];
+} cpu_q8x4;
+
+enum { CPU_XQ_F32 = 0, CPU_XQ_Q8 = 1, CPU_XQ_Q8K = 2, CPU_XQ_Q8X4 = 3 };
 
 /* One weight row w (k elements) against nx (1..CPU_MM_NX) x rows, the c-th at
  * (char *)x + c*xstride in the layout the type asks for; writes y[c*ldy]. */
@@ -62,6 +72,7 @@ typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
 void cpu_xquant_q8_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k);
+void cpu_xquant_q8x4_ref(const float *x, void *dst, int64_t k);
 /* AVX2+FMA+F16C kernels (avx2/); NULL where that type has none. cpu_dot_avx2 covers all
  * types; the _f (f32/f16/bf16) and _k (K-quants) parts live in their own files. */
 cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
@@ -69,12 +80,21 @@ cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
 void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k);
 void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k);
-/* Which x layout a weight type multiplies with (CPU_XQ_*), -1 when unsupported. */
+/* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q8x4; NULL where that type has none. */
+cpu_dot_fn cpu_dot_avx512(uint32_t wtype);
+void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k);
+/* Which x layout the reference kernel of a weight type multiplies with (CPU_XQ_*), -1 when
+ * unsupported; cpu_matmul_dot_xkind: the layout of the kernel cpu_matmul_dot picks. */
 int cpu_matmul_xkind(uint32_t wtype);
+int cpu_matmul_dot_xkind(uint32_t wtype, int force_ref);
 /* Bytes of one quantized x row of k elements for an x layout. */
 size_t cpu_matmul_xrow_bytes(int xkind, int64_t k);
 /* The kernels cpu_matmul uses, chosen once by CPUID; force_ref != 0 picks the references. */
 cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref);
 cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref);
+/* Caps the instruction sets the kernel choice may use (tests and benchmarks compare paths on
+ * one machine); returns the previous cap. Not thread-safe: set it before any matmul runs. */
+enum { CPU_ISA_REF = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
+int cpu_matmul_cap_isa(int isa);
 
 #endif

@@ -1,0 +1,219 @@
+/* dot_q_avx512.c: AVX-512 VNNI kernels for Q8_0, Q4_0 and Q4_1 against x in cpu_q8x4 groups
+ * (four q8 blocks with the low and high halves of their quants gathered, see matmul.h).
+ * Four weight blocks are unpacked per step: one or two 64-byte loads, word permutes
+ * (vpermw / vpermt2w) that gather the quants of the four blocks into one register and their
+ * f16 scales into four lanes each, then two vpdpbusd (u8 weight x s8 x) per x row leave the
+ * four int32 partial sums of block b in 128-bit lane b. Those are scaled in float by
+ * d_w * d_x of their block and accumulated with the offset/min term (mc_w * s_x, s_x in lane 0
+ * of the block) in zmm registers; each row is reduced once at its end, so there is no
+ * horizontal work per block. Signed Q8_0 quants are made unsigned by q ^ 0x80 = q + 128,
+ * corrected by the min term with mc = -128 d (Q4_0: -8 d). A last partial group of blocks
+ * is read with masked loads, so nothing past the row is touched; x is zero there. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "backend/cpu/matmul.h"
+#include "quant/quant.h"
+
+#define AI static inline __attribute__((always_inline))
+#ifndef MM_PF
+#define MM_PF 1024
+#endif
+#define QX 8 /* x rows per pass over a weight row: 2 float accumulators each */
+
+enum { T_Q8_0, T_Q4_0, T_Q4_1 };
+
+AI int bbytes(int T) { return T == T_Q8_0 ? 34 : T == T_Q4_0 ? 18 : 20; }
+
+/* word indices into the block bytes (as 16-bit words) of four consecutive blocks:
+ * *_q / *_lo / *_hi gather 8 quant words per block into lane b; *_d / *_dm put d of block b
+ * in words 4b..4b+3 and m of block b (d for the types without one) in word 20 + b; words
+ * 16..19 and 24..31 are zeroed by DM_MASK */
+#define DM_MASK 0x00F0FFFFu
+static const uint16_t q41_q[32] = {2,  3,  4,  5,  6,  7,  8,  9,  12, 13, 14, 15, 16, 17, 18, 19,
+                                   22, 23, 24, 25, 26, 27, 28, 29, 32, 33, 34, 35, 36, 37, 38, 39};
+static const uint16_t q41_dm[32] = {0, 0, 0, 0, 10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30,
+                                    0, 0, 0, 0, 1,  11, 21, 31};
+static const uint16_t q40_q[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
+                                   19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
+static const uint16_t q40_d[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27,
+                                   0, 0, 0, 0, 0, 9, 18, 27};
+static const uint16_t q80_lo[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20, 21, 22, 23, 24, 25,
+                                    35, 36, 37, 38, 39, 40, 41, 42, 52, 53, 54, 55, 56, 57, 58, 59};
+/* relative to the block bytes + 8 */
+static const uint16_t q80_hi[32] = {5,  6,  7,  8,  9,  10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29,
+                                    39, 40, 41, 42, 43, 44, 45, 46, 56, 57, 58, 59, 60, 61, 62, 63};
+static const uint16_t q80_d[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51,
+                                   0, 0, 0, 0, 0, 17, 34, 51};
+
+AI __m512i ldidx(const uint16_t *t) { return _mm512_loadu_si512((const void *)t); }
+
+/* 64 bytes at p, or only its first bytes set in mask (the rest zero) when !FULL */
+AI __m512i ld(int FULL, const uint8_t *p, __mmask64 mask) {
+    return FULL ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(mask, p);
+}
+
+/* the 8 (Q4_0) or 16 (Q4_1) bytes of the last block past the first 64 of a group */
+AI __m512i ld_end(int FULL, int n, const uint8_t *p, __mmask64 mask) {
+    if (!FULL)
+        return _mm512_maskz_loadu_epi8(mask, p);
+    return _mm512_zextsi128_si512(n == 8 ? _mm_loadl_epi64((const __m128i *)p)
+                                         : _mm_loadu_si128((const __m128i *)p));
+}
+
+/* mask of the bytes [o, o + 64) that fall below v valid bytes, relative to o */
+static inline __mmask64 tail_mask(int v, int o) {
+    int n = v - o;
+    return n <= 0 ? 0 : n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+}
+
+typedef struct unpacked {
+    __m512i lo, hi; /* u8 quants of elements 0..15 and 16..31 of block b in lane b */
+    __m512 dw;      /* d_w of block b in the four floats of lane b */
+    __m256 mw;      /* [0, 0, 0, 0, mc_w of blocks 0..3]: against x's [d[4], s[4]] */
+} unpacked;
+
+/* words 16..23 of dm (f16) as floats */
+AI __m256 hi8(__m512i dm) { return _mm256_cvtph_ps(_mm512_extracti32x4_epi32(dm, 2)); }
+
+/* Unpacks four blocks at w; when !FULL, only the bytes in masks m[0..3] are read. */
+AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
+    unpacked u;
+    const __m512i n4 = _mm512_set1_epi8(15);
+    if (T == T_Q8_0) {
+        __m512i a = ld(FULL, w, m[0]), b = ld(FULL, w + 64, m[1]);
+        __m512i a2 = ld(FULL, w + 8, m[2]), b2 = ld(FULL, w + 72, m[3]);
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
+        u.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(a, ldidx(q80_lo), b), flip);
+        u.hi = _mm512_xor_si512(_mm512_permutex2var_epi16(a2, ldidx(q80_hi), b2), flip);
+        __m512i d = _mm512_maskz_permutex2var_epi16(DM_MASK, a, ldidx(q80_d), b);
+        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
+        u.mw = _mm256_mul_ps(hi8(d), _mm256_set1_ps(-128.0f));
+    } else if (T == T_Q4_0) {
+        __m512i a = ld(FULL, w, m[0]), b = ld_end(FULL, 8, w + 64, m[1]);
+        __m512i q = _mm512_permutex2var_epi16(a, ldidx(q40_q), b);
+        u.lo = _mm512_and_si512(q, n4);
+        u.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), n4);
+        __asm__("" : "+v"(a)); /* one load of a for both permutes */
+        __m512i d = _mm512_maskz_permutexvar_epi16(DM_MASK, ldidx(q40_d), a);
+        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
+        u.mw = _mm256_mul_ps(hi8(d), _mm256_set1_ps(-8.0f));
+    } else {
+        __m512i a = ld(FULL, w, m[0]), b = ld_end(FULL, 16, w + 64, m[1]);
+        __m512i q = _mm512_permutex2var_epi16(a, ldidx(q41_q), b);
+        u.lo = _mm512_and_si512(q, n4);
+        u.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), n4);
+        __asm__("" : "+v"(a));
+        __m512i dm = _mm512_maskz_permutexvar_epi16(DM_MASK, ldidx(q41_dm), a);
+        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(dm));
+        u.mw = hi8(dm);
+    }
+    return u;
+}
+
+/* one group of four blocks (index g) against NX x rows */
+#define GROUP(FULL, g)                                                                        \
+    do {                                                                                      \
+        const uint8_t *wg = w + (size_t)(g) * 4 * bb;                                         \
+        if (MM_PF) {                                                                          \
+            _mm_prefetch((const char *)wg + MM_PF, _MM_HINT_T0);                              \
+            _mm_prefetch((const char *)wg + MM_PF + 64, _MM_HINT_T0);                         \
+        }                                                                                     \
+        unpacked u = unpack4(T, FULL, wg, masks);                                             \
+        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {                                \
+            const cpu_q8x4 *xg = (const cpu_q8x4 *)(x + c * xs) + (g);                        \
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,                     \
+                                            _mm512_loadu_si512((const void *)xg->lo));        \
+            s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));       \
+            __m256 ds = _mm256_loadu_ps(xg->d);                                               \
+            __m512 dx = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(ds));              \
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[c]); \
+            macc[c] = _mm256_fmadd_ps(u.mw, ds, macc[c]);                                     \
+        }                                                                                     \
+    } while (0)
+
+AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
+             int64_t ldy) {
+    const int bb = bbytes(T);
+    const __m512i didx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[QX];
+    __m256 macc[QX];
+    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
+        acc[c] = _mm512_setzero_ps();
+        macc[c] = _mm256_setzero_ps();
+    }
+    int64_t nb = k / 32, ng = nb / 4, g = 0;
+    __mmask64 masks[4] = {0, 0, 0, 0};
+    for (; g < ng; g++)
+        GROUP(1, g);
+    if (nb % 4) {
+        int v = (int)(nb % 4) * bb;
+        masks[0] = tail_mask(v, 0);
+        masks[1] = tail_mask(v, 64);
+        masks[2] = tail_mask(v, 8);
+        masks[3] = tail_mask(v, 72);
+        GROUP(0, g);
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
+        y[c * ldy] = _mm512_reduce_add_ps(
+            _mm512_add_ps(acc[c], _mm512_castps256_ps512(_mm256_blend_ps(macc[c], _mm256_setzero_ps(), 15))));
+}
+
+/* nx x rows in groups of up to QX (4 for the last short group's sizes 1..4, else 8) */
+AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, int nx, float *y,
+                int64_t ldy) {
+    while (nx > 0) {
+        int g = nx < QX ? nx : QX;
+        switch (g) {
+        case 1: kern(T, 1, k, w, x, xs, y, ldy); break;
+        case 2: kern(T, 2, k, w, x, xs, y, ldy); break;
+        case 3: kern(T, 3, k, w, x, xs, y, ldy); break;
+        case 4: kern(T, 4, k, w, x, xs, y, ldy); break;
+        case 5: kern(T, 5, k, w, x, xs, y, ldy); break;
+        case 6: kern(T, 6, k, w, x, xs, y, ldy); break;
+        case 7: kern(T, 7, k, w, x, xs, y, ldy); break;
+        default: kern(T, 8, k, w, x, xs, y, ldy); break;
+        }
+        nx -= g;
+        x += (size_t)g * xs;
+        y += g * ldy;
+    }
+}
+
+#define DEF_DOT(name, T)                                                                      \
+    static void dot_##name(int64_t k, const void *w, const void *x, size_t xs, int nx,        \
+                           float *y, int64_t ldy) {                                           \
+        kgroups(T, k, w, x, xs, nx, y, ldy);                                                  \
+    }
+
+DEF_DOT(q8_0, T_Q8_0)
+DEF_DOT(q4_0, T_Q4_0)
+DEF_DOT(q4_1, T_Q4_1)
+
+/* Same bytes as cpu_xquant_q8x4_ref: each block quantized by the AVX2 q8 quantizer (itself
+ * byte-exact with the reference), then scattered into the group. */
+void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k) {
+    cpu_q8x4 *q = dst;
+    int64_t nb = k / 32;
+    for (int64_t g = 0; g < (nb + 3) / 4; g++) {
+        cpu_q8x4 *o = q + g;
+        memset(o, 0, sizeof *o);
+        for (int b = 0; b < 4 && 4 * g + b < nb; b++) {
+            cpu_q8 t;
+            cpu_xquant_q8_avx2(x + 32 * (4 * g + b), &t, 32);
+            memcpy(o->lo + 16 * b, t.qs, 16);
+            memcpy(o->hi + 16 * b, t.qs + 16, 16);
+            o->d[b] = t.d;
+            o->s[b] = t.s;
+        }
+    }
+}
+
+cpu_dot_fn cpu_dot_avx512(uint32_t wtype) {
+    switch (wtype) {
+    case QT_Q8_0: return dot_q8_0;
+    case QT_Q4_0: return dot_q4_0;
+    case QT_Q4_1: return dot_q4_1;
+    default: return NULL;
+    }
+}
