@@ -64,6 +64,10 @@ cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref) {
     return f ? f : cpu_dot_ref(wtype);
 }
 
+cpu_dot4w_fn cpu_matmul_dot4w(uint32_t wtype, int force_ref) {
+    return mm_avx512(wtype, force_ref) ? cpu_dot4w_avx512(wtype) : NULL;
+}
+
 int cpu_matmul_dot_xkind(uint32_t wtype, int force_ref) {
     return mm_avx512(wtype, force_ref) ? CPU_XQ_Q8X4 : cpu_matmul_xkind(wtype);
 }
@@ -91,10 +95,20 @@ size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n) {
     return cpu_matmul_xrow_bytes(xk, k) * (size_t)n;
 }
 
-/* Weight rows [j0, j1) times x rows [i0, i1); x row i at xq + i*xstride. */
-static void mm_range(cpu_dot_fn dot, const char *w, size_t wstride, int64_t j0, int64_t j1,
-                     int64_t k, const char *xq, size_t xstride, int64_t i0, int64_t i1, float *y,
-                     int64_t ldy) {
+/* Weight rows [j0, j1) times x rows [i0, i1); x row i at xq + i*xstride. A single x row goes
+ * four weight rows at a time through dot4 where there is one. */
+static void mm_range(cpu_dot_fn dot, cpu_dot4w_fn dot4, const char *w, size_t wstride,
+                     int64_t j0, int64_t j1, int64_t k, const char *xq, size_t xstride,
+                     int64_t i0, int64_t i1, float *y, int64_t ldy) {
+    if (dot4 && i1 - i0 == 1) {
+        int64_t j = j0;
+        for (; j + 4 <= j1; j += 4)
+            dot4(k, w + (size_t)j * wstride, wstride, xq + (size_t)i0 * xstride, y + i0 * ldy + j);
+        for (; j < j1; j++)
+            dot(k, w + (size_t)j * wstride, xq + (size_t)i0 * xstride, xstride, 1, y + i0 * ldy + j,
+                ldy);
+        return;
+    }
     int64_t chunk = xstride ? (int64_t)(MM_XCHUNK_BYTES / xstride) : 0;
     chunk -= chunk % CPU_MM_NX;
     if (chunk < CPU_MM_NX)
@@ -128,11 +142,12 @@ void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, 
             xq_fn(x + i * k, (char *)scratch + (size_t)i * xs, k);
         xq = scratch;
     }
-    mm_range(dot, w, wstride, j0, j1, k, xq, xs, 0, n, y, ldy);
+    mm_range(dot, cpu_matmul_dot4w(wtype, 0), w, wstride, j0, j1, k, xq, xs, 0, n, y, ldy);
 }
 
 typedef struct mm_job {
     cpu_dot_fn dot;
+    cpu_dot4w_fn dot4;
     cpu_xquant_fn xquant;
     const char *w;
     size_t wstride;
@@ -162,11 +177,11 @@ static void mm_compute_job(void *arg, int ith, int nth) {
     int64_t a, b;
     if (jb->split_i) {
         mm_part(jb->n, ith, nth, &a, &b);
-        mm_range(jb->dot, jb->w, jb->wstride, 0, jb->m, jb->k, jb->xq, jb->xstride, a, b, jb->y,
+        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, 0, jb->m, jb->k, jb->xq, jb->xstride, a, b, jb->y,
                  jb->ldy);
     } else {
         mm_part(jb->m, ith, nth, &a, &b);
-        mm_range(jb->dot, jb->w, jb->wstride, a, b, jb->k, jb->xq, jb->xstride, 0, jb->n, jb->y,
+        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, a, b, jb->k, jb->xq, jb->xstride, 0, jb->n, jb->y,
                  jb->ldy);
     }
 }
@@ -185,7 +200,7 @@ int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64
         return LATTE_E_ARG;
     int nth = cpu_pool_size(p);
     mm_job jb = {
-        .dot = cpu_matmul_dot(wtype, 0), .xquant = cpu_matmul_xquant(xk, 0), .w = w,
+        .dot = cpu_matmul_dot(wtype, 0), .dot4 = cpu_matmul_dot4w(wtype, 0), .xquant = cpu_matmul_xquant(xk, 0), .w = w,
         .wstride = wstride, .m = m, .k = k, .n = n, .ldy = ldy, .x = x, .y = y,
         .xq = (char *)x, .xstride = cpu_matmul_xrow_bytes(xk, k),
         .split_i = m < 16 * (int64_t)nth && n >= 2 * (int64_t)nth,

@@ -65,6 +65,8 @@ enum { CPU_XQ_F32 = 0, CPU_XQ_Q8 = 1, CPU_XQ_Q8K = 2, CPU_XQ_Q8X4 = 3 };
  * (char *)x + c*xstride in the layout the type asks for; writes y[c*ldy]. */
 typedef void (*cpu_dot_fn)(int64_t k, const void *w, const void *x, size_t xstride, int nx,
                            float *y, int64_t ldy);
+/* Four weight rows w, w + wstride, ... against one x row (token generation); writes y[0..3]. */
+typedef void (*cpu_dot4w_fn)(int64_t k, const void *w, size_t wstride, const void *x, float *y);
 /* Quantizes one x row of k floats (k a multiple of the block size) into dst. */
 typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 
@@ -82,6 +84,7 @@ void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k);
 void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k);
 /* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q8x4; NULL where that type has none. */
 cpu_dot_fn cpu_dot_avx512(uint32_t wtype);
+cpu_dot4w_fn cpu_dot4w_avx512(uint32_t wtype);
 void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k);
 /* Which x layout the reference kernel of a weight type multiplies with (CPU_XQ_*), -1 when
  * unsupported; cpu_matmul_dot_xkind: the layout of the kernel cpu_matmul_dot picks. */
@@ -92,6 +95,8 @@ size_t cpu_matmul_xrow_bytes(int xkind, int64_t k);
 /* The kernels cpu_matmul uses, chosen once by CPUID; force_ref != 0 picks the references. */
 cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref);
 cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref);
+/* The four-row kernel cpu_matmul uses for single x rows, NULL where the type has none. */
+cpu_dot4w_fn cpu_matmul_dot4w(uint32_t wtype, int force_ref);
 /* Caps the instruction sets the kernel choice may use (tests and benchmarks compare paths on
  * one machine); returns the previous cap. Not thread-safe: set it before any matmul runs. */
 enum { CPU_ISA_REF = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };

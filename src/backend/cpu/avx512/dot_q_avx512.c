@@ -180,10 +180,76 @@ AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, in
     }
 }
 
+/* Four weight rows w + r*ws against one x row (token generation): x is loaded once per group
+ * for the four, the tail masks are made once, and the four sums are reduced together. */
+AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, float *y) {
+    const int bb = bbytes(T);
+    const __m512i didx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[4];
+    __m256 macc[4];
+    for (int r = 0; r < 4; r++) {
+        acc[r] = _mm512_setzero_ps();
+        macc[r] = _mm256_setzero_ps();
+    }
+    int64_t nb = k / 32, ng = nb / 4, g = 0;
+    __mmask64 masks[4] = {0, 0, 0, 0};
+#define GROUP4W(FULL, g)                                                                      \
+    do {                                                                                      \
+        const cpu_q8x4 *xg = (const cpu_q8x4 *)x + (g);                                       \
+        __m512i xlo = _mm512_loadu_si512((const void *)xg->lo);                               \
+        __m512i xhi = _mm512_loadu_si512((const void *)xg->hi);                               \
+        __m256 ds = _mm256_loadu_ps(xg->d);                                                   \
+        __m512 dx = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(ds));                  \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                 \
+            const uint8_t *wg = w + r * ws + (size_t)(g) * 4 * bb;                            \
+            unpacked u = unpack4(T, FULL, wg, masks);                                         \
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo, xlo);               \
+            s = _mm512_dpbusd_epi32(s, u.hi, xhi);                                            \
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[r]); \
+            macc[r] = _mm256_fmadd_ps(u.mw, ds, macc[r]);                                     \
+        }                                                                                     \
+    } while (0)
+    for (; g < ng; g++)
+        GROUP4W(1, g);
+    if (nb % 4) {
+        int v = (int)(nb % 4) * bb;
+        masks[0] = tail_mask(v, 0);
+        masks[1] = tail_mask(v, 64);
+        masks[2] = tail_mask(v, 8);
+        masks[3] = tail_mask(v, 72);
+        GROUP4W(0, g);
+    }
+#undef GROUP4W
+    __m512 v[4];
+    for (int r = 0; r < 4; r++) /* the min sums sit in floats 4..7 of macc */
+        v[r] = _mm512_add_ps(acc[r], _mm512_castps256_ps512(
+                                         _mm256_blend_ps(macc[r], _mm256_setzero_ps(), 15)));
+    /* lanes to [row 0, row 1, row 2, row 3], then the four floats of each lane */
+    __m512 a = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], 0x44),
+                             _mm512_shuffle_f32x4(v[0], v[1], 0xee));
+    __m512 b = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], 0x44),
+                             _mm512_shuffle_f32x4(v[2], v[3], 0xee));
+    __m512 c = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xdd));
+    c = _mm512_add_ps(c, _mm512_shuffle_ps(c, c, 0x4e));
+    c = _mm512_add_ps(c, _mm512_shuffle_ps(c, c, 0xb1));
+    _mm_storeu_ps(y, _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, c)));
+}
+
+/* one x row (token generation) gets its own small function: no spills, no dispatch */
 #define DEF_DOT(name, T)                                                                      \
+    static __attribute__((noinline)) void dot1_##name(int64_t k, const uint8_t *w,           \
+                                                      const char *x, float *y) {              \
+        kern(T, 1, k, w, x, 0, y, 0);                                                         \
+    }                                                                                         \
     static void dot_##name(int64_t k, const void *w, const void *x, size_t xs, int nx,        \
                            float *y, int64_t ldy) {                                           \
-        kgroups(T, k, w, x, xs, nx, y, ldy);                                                  \
+        if (nx == 1)                                                                          \
+            dot1_##name(k, w, x, y);                                                          \
+        else                                                                                  \
+            kgroups(T, k, w, x, xs, nx, y, ldy);                                              \
+    }                                                                                         \
+    static void dot4w_##name(int64_t k, const void *w, size_t ws, const void *x, float *y) {  \
+        kern4w(T, k, w, ws, x, y);                                                            \
     }
 
 DEF_DOT(q8_0, T_Q8_0)
@@ -206,6 +272,15 @@ void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k) {
             o->d[b] = t.d;
             o->s[b] = t.s;
         }
+    }
+}
+
+cpu_dot4w_fn cpu_dot4w_avx512(uint32_t wtype) {
+    switch (wtype) {
+    case QT_Q8_0: return dot4w_q8_0;
+    case QT_Q4_0: return dot4w_q4_0;
+    case QT_Q4_1: return dot4w_q4_1;
+    default: return NULL;
     }
 }
 
