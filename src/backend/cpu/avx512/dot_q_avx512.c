@@ -16,9 +16,6 @@
 #include "quant/quant.h"
 
 #define AI static inline __attribute__((always_inline))
-#ifndef MM_PF
-#define MM_PF 1024
-#endif
 #define QX 8 /* x rows per pass over a weight row: 2 float accumulators each */
 
 enum { T_Q8_0, T_Q4_0, T_Q4_1 };
@@ -115,10 +112,6 @@ AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
 #define GROUP(FULL, g)                                                                        \
     do {                                                                                      \
         const uint8_t *wg = w + (size_t)(g) * 4 * bb;                                         \
-        if (MM_PF) {                                                                          \
-            _mm_prefetch((const char *)wg + MM_PF, _MM_HINT_T0);                              \
-            _mm_prefetch((const char *)wg + MM_PF + 64, _MM_HINT_T0);                         \
-        }                                                                                     \
         unpacked u = unpack4(T, FULL, wg, masks);                                             \
         _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {                                \
             const cpu_q8x4 *xg = (const cpu_q8x4 *)(x + c * xs) + (g);                        \
@@ -180,8 +173,8 @@ AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, in
     }
 }
 
-/* Four weight rows w + r*ws against one x row (token generation): x is loaded once per group
- * for the four, the tail masks are made once, and the four sums are reduced together. */
+/* Four weight rows w + r*ws against one x row (token generation): one call, the tail masks
+ * made once, the four sums reduced together. */
 AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, float *y) {
     const int bb = bbytes(T);
     const __m512i didx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -193,31 +186,32 @@ AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, flo
     }
     int64_t nb = k / 32, ng = nb / 4, g = 0;
     __mmask64 masks[4] = {0, 0, 0, 0};
-#define GROUP4W(FULL, g)                                                                      \
+#define GROUP4W(FULL, r, g)                                                                   \
     do {                                                                                      \
         const cpu_q8x4 *xg = (const cpu_q8x4 *)x + (g);                                       \
-        __m512i xlo = _mm512_loadu_si512((const void *)xg->lo);                               \
-        __m512i xhi = _mm512_loadu_si512((const void *)xg->hi);                               \
         __m256 ds = _mm256_loadu_ps(xg->d);                                                   \
         __m512 dx = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(ds));                  \
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                 \
-            const uint8_t *wg = w + r * ws + (size_t)(g) * 4 * bb;                            \
-            unpacked u = unpack4(T, FULL, wg, masks);                                         \
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo, xlo);               \
-            s = _mm512_dpbusd_epi32(s, u.hi, xhi);                                            \
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[r]); \
-            macc[r] = _mm256_fmadd_ps(u.mw, ds, macc[r]);                                     \
-        }                                                                                     \
+        const uint8_t *wg = w + (r) * ws + (size_t)(g) * 4 * bb;                              \
+        unpacked u = unpack4(T, FULL, wg, masks);                                             \
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,                         \
+                                        _mm512_loadu_si512((const void *)xg->lo));            \
+        s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));           \
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[r]);     \
+        macc[r] = _mm256_fmadd_ps(u.mw, ds, macc[r]);                                         \
     } while (0)
-    for (; g < ng; g++)
-        GROUP4W(1, g);
+    /* rows one after another: the weights stay one sequential stream */
     if (nb % 4) {
         int v = (int)(nb % 4) * bb;
         masks[0] = tail_mask(v, 0);
         masks[1] = tail_mask(v, 64);
         masks[2] = tail_mask(v, 8);
         masks[3] = tail_mask(v, 72);
-        GROUP4W(0, g);
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+        for (g = 0; g < ng; g++)
+            GROUP4W(1, r, g);
+        if (nb % 4)
+            GROUP4W(0, r, g);
     }
 #undef GROUP4W
     __m512 v[4];
