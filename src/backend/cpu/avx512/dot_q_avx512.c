@@ -2,13 +2,14 @@
  * (four q8 blocks with the low and high halves of their quants gathered, see matmul.h).
  * Four weight blocks are unpacked per step: one or two 64-byte loads, word permutes
  * (vpermw / vpermt2w) that gather the quants of the four blocks into one register and their
- * f16 scales into four lanes each, then two vpdpbusd (u8 weight x s8 x) per x row leave the
- * four int32 partial sums of block b in 128-bit lane b. Those are scaled in float by
- * d_w * d_x of their block and accumulated with the offset/min term (mc_w * s_x, s_x in lane 0
- * of the block) in zmm registers; each row is reduced once at its end, so there is no
- * horizontal work per block. Signed Q8_0 quants are made unsigned by q ^ 0x80 = q + 128,
- * corrected by the min term with mc = -128 d (Q4_0: -8 d). A last partial group of blocks
- * is read with masked loads, so nothing past the row is touched; x is zero there. */
+ * eight f16 scales (d, and m or d) into one, then two vpdpbusd (u8 weight x s8 x) per x row
+ * leave the four int32 partial sums of block b in 128-bit lane b. [d_w, m_w] times x's
+ * [d_x, s_x] is one 8-float multiply; d_w*d_x is spread to the lanes by one permute and
+ * scales the sums into a zmm accumulator, m_w*s_x is summed in a ymm one; each row is reduced
+ * once at its end, so there is no horizontal work per block. Signed Q8_0 quants are made
+ * unsigned by q ^ 0x80 = q + 128 and corrected by -128 d_w*s_x (Q4_0: -8 d_w*s_x), the
+ * constant applied once per row. A last partial group of blocks is read with masked loads,
+ * so nothing past the row is touched; x is zero there. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -23,25 +24,23 @@ enum { T_Q8_0, T_Q4_0, T_Q4_1 };
 AI int bbytes(int T) { return T == T_Q8_0 ? 34 : T == T_Q4_0 ? 18 : 20; }
 
 /* word indices into the block bytes (as 16-bit words) of four consecutive blocks:
- * *_q / *_lo / *_hi gather 8 quant words per block into lane b; *_d / *_dm put d of block b
- * in words 4b..4b+3 and m of block b (d for the types without one) in word 20 + b; words
- * 16..19 and 24..31 are zeroed by DM_MASK */
-#define DM_MASK 0x00F0FFFFu
+ * *_q / *_lo / *_hi gather 8 quant words per block into lane b; *_dm put d of blocks 0..3 in
+ * words 0..3 and the coefficient of s (m for Q4_1, d again for the others) in words 4..7 */
 static const uint16_t q41_q[32] = {2,  3,  4,  5,  6,  7,  8,  9,  12, 13, 14, 15, 16, 17, 18, 19,
                                    22, 23, 24, 25, 26, 27, 28, 29, 32, 33, 34, 35, 36, 37, 38, 39};
-static const uint16_t q41_dm[32] = {0, 0, 0, 0, 10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30,
-                                    0, 0, 0, 0, 1,  11, 21, 31};
+static const uint16_t q41_dm[32] = {0, 10, 20, 30, 1, 11, 21, 31};
 static const uint16_t q40_q[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
                                    19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
-static const uint16_t q40_d[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27,
-                                   0, 0, 0, 0, 0, 9, 18, 27};
+static const uint16_t q40_dm[32] = {0, 9, 18, 27, 0, 9, 18, 27};
 static const uint16_t q80_lo[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20, 21, 22, 23, 24, 25,
                                     35, 36, 37, 38, 39, 40, 41, 42, 52, 53, 54, 55, 56, 57, 58, 59};
 /* relative to the block bytes + 8 */
 static const uint16_t q80_hi[32] = {5,  6,  7,  8,  9,  10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29,
                                     39, 40, 41, 42, 43, 44, 45, 46, 56, 57, 58, 59, 60, 61, 62, 63};
-static const uint16_t q80_d[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51,
-                                   0, 0, 0, 0, 0, 17, 34, 51};
+static const uint16_t q80_dm[32] = {0, 17, 34, 51, 0, 17, 34, 51};
+
+/* what the offset/min sums are multiplied by at the end of a row */
+AI float mcoef(int T) { return T == T_Q8_0 ? -128.0f : T == T_Q4_0 ? -8.0f : 1.0f; }
 
 AI __m512i ldidx(const uint16_t *t) { return _mm512_loadu_si512((const void *)t); }
 
@@ -66,12 +65,11 @@ static inline __mmask64 tail_mask(int v, int o) {
 
 typedef struct unpacked {
     __m512i lo, hi; /* u8 quants of elements 0..15 and 16..31 of block b in lane b */
-    __m512 dw;      /* d_w of block b in the four floats of lane b */
-    __m256 mw;      /* [0, 0, 0, 0, mc_w of blocks 0..3]: against x's [d[4], s[4]] */
+    __m256 dm;      /* [d_w of blocks 0..3, coefficient of s_x of blocks 0..3] */
 } unpacked;
 
-/* words 16..23 of dm (f16) as floats */
-AI __m256 hi8(__m512i dm) { return _mm256_cvtph_ps(_mm512_extracti32x4_epi32(dm, 2)); }
+/* words 0..7 of v (f16) as floats */
+AI __m256 f16x8(__m512i v) { return _mm256_cvtph_ps(_mm512_castsi512_si128(v)); }
 
 /* Unpacks four blocks at w; when !FULL, only the bytes in masks m[0..3] are read. */
 AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
@@ -83,52 +81,53 @@ AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
         const __m512i flip = _mm512_set1_epi8((char)0x80);
         u.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(a, ldidx(q80_lo), b), flip);
         u.hi = _mm512_xor_si512(_mm512_permutex2var_epi16(a2, ldidx(q80_hi), b2), flip);
-        __m512i d = _mm512_maskz_permutex2var_epi16(DM_MASK, a, ldidx(q80_d), b);
-        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
-        u.mw = _mm256_mul_ps(hi8(d), _mm256_set1_ps(-128.0f));
-    } else if (T == T_Q4_0) {
-        __m512i a = ld(FULL, w, m[0]), b = ld_end(FULL, 8, w + 64, m[1]);
-        __m512i q = _mm512_permutex2var_epi16(a, ldidx(q40_q), b);
+        u.dm = f16x8(_mm512_permutex2var_epi16(a, ldidx(q80_dm), b));
+    } else {
+        __m512i a = ld(FULL, w, m[0]);
+        __m512i b = ld_end(FULL, T == T_Q4_0 ? 8 : 16, w + 64, m[1]);
+        __m512i q = _mm512_permutex2var_epi16(a, ldidx(T == T_Q4_0 ? q40_q : q41_q), b);
         u.lo = _mm512_and_si512(q, n4);
         u.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), n4);
         __asm__("" : "+v"(a)); /* one load of a for both permutes */
-        __m512i d = _mm512_maskz_permutexvar_epi16(DM_MASK, ldidx(q40_d), a);
-        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
-        u.mw = _mm256_mul_ps(hi8(d), _mm256_set1_ps(-8.0f));
-    } else {
-        __m512i a = ld(FULL, w, m[0]), b = ld_end(FULL, 16, w + 64, m[1]);
-        __m512i q = _mm512_permutex2var_epi16(a, ldidx(q41_q), b);
-        u.lo = _mm512_and_si512(q, n4);
-        u.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), n4);
-        __asm__("" : "+v"(a));
-        __m512i dm = _mm512_maskz_permutexvar_epi16(DM_MASK, ldidx(q41_dm), a);
-        u.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(dm));
-        u.mw = hi8(dm);
+        u.dm = f16x8(_mm512_permutexvar_epi16(ldidx(T == T_Q4_0 ? q40_dm : q41_dm), a));
     }
     return u;
 }
 
-/* one group of four blocks (index g) against NX x rows */
-#define GROUP(FULL, g)                                                                        \
-    do {                                                                                      \
-        const uint8_t *wg = w + (size_t)(g) * 4 * bb;                                         \
-        unpacked u = unpack4(T, FULL, wg, masks);                                             \
-        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {                                \
-            const cpu_q8x4 *xg = (const cpu_q8x4 *)(x + c * xs) + (g);                        \
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,                     \
-                                            _mm512_loadu_si512((const void *)xg->lo));        \
-            s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));       \
-            __m256 ds = _mm256_loadu_ps(xg->d);                                               \
-            __m512 dx = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(ds));              \
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[c]); \
-            macc[c] = _mm256_fmadd_ps(u.mw, ds, macc[c]);                                     \
-        }                                                                                     \
-    } while (0)
+/* Unpacked blocks against one x group: sc = [d_w*d_x, mc_w*s_x] of the four blocks; the
+ * integer sums of block b are scaled by lane b of d_w*d_x, the s terms summed in macc. */
+AI void accum(unpacked u, const cpu_q8x4 *xg, __m512i didx, __m512 *acc, __m256 *macc) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,
+                                    _mm512_loadu_si512((const void *)xg->lo));
+    s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));
+    __m256 sc = _mm256_mul_ps(u.dm, _mm256_loadu_ps(xg->d));
+    __m512 dd = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(sc));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, *acc);
+    *macc = _mm256_add_ps(*macc, sc);
+}
 
+/* one row's sums: the float lanes of acc plus mc times floats 4..7 of macc */
+AI __m512 row_total(int T, __m512 acc, __m256 macc) {
+    __m256 m = _mm256_blend_ps(_mm256_mul_ps(macc, _mm256_set1_ps(mcoef(T))),
+                               _mm256_setzero_ps(), 15);
+    return _mm512_add_ps(acc, _mm512_castps256_ps512(m));
+}
+
+static const int32_t didx_tab[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+
+AI void set_tail(int T, int64_t nb, __mmask64 *masks) {
+    int v = (int)(nb % 4) * bbytes(T);
+    masks[0] = tail_mask(v, 0);
+    masks[1] = tail_mask(v, 64);
+    masks[2] = tail_mask(v, 8);
+    masks[3] = tail_mask(v, 72);
+}
+
+/* one weight row against NX <= QX x rows */
 AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
              int64_t ldy) {
     const int bb = bbytes(T);
-    const __m512i didx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i didx = _mm512_loadu_si512((const void *)didx_tab);
     __m512 acc[QX];
     __m256 macc[QX];
     _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++) {
@@ -137,19 +136,19 @@ AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t x
     }
     int64_t nb = k / 32, ng = nb / 4, g = 0;
     __mmask64 masks[4] = {0, 0, 0, 0};
-    for (; g < ng; g++)
-        GROUP(1, g);
+    for (; g < ng; g++) {
+        unpacked u = unpack4(T, 1, w + (size_t)g * 4 * bb, masks);
+        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
+            accum(u, (const cpu_q8x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
+    }
     if (nb % 4) {
-        int v = (int)(nb % 4) * bb;
-        masks[0] = tail_mask(v, 0);
-        masks[1] = tail_mask(v, 64);
-        masks[2] = tail_mask(v, 8);
-        masks[3] = tail_mask(v, 72);
-        GROUP(0, g);
+        set_tail(T, nb, masks);
+        unpacked u = unpack4(T, 0, w + (size_t)g * 4 * bb, masks);
+        _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
+            accum(u, (const cpu_q8x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
     }
     _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
-        y[c * ldy] = _mm512_reduce_add_ps(
-            _mm512_add_ps(acc[c], _mm512_castps256_ps512(_mm256_blend_ps(macc[c], _mm256_setzero_ps(), 15))));
+        y[c * ldy] = _mm512_reduce_add_ps(row_total(T, acc[c], macc[c]));
 }
 
 /* nx x rows in groups of up to QX (4 for the last short group's sizes 1..4, else 8) */
@@ -174,50 +173,28 @@ AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, in
 }
 
 /* Four weight rows w + r*ws against one x row (token generation): one call, the tail masks
- * made once, the four sums reduced together. */
+ * made once, the four sums reduced together. The rows are walked one after another: four
+ * interleaved short streams defeat the hardware prefetcher. */
 AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, float *y) {
     const int bb = bbytes(T);
-    const __m512i didx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[4];
-    __m256 macc[4];
-    for (int r = 0; r < 4; r++) {
-        acc[r] = _mm512_setzero_ps();
-        macc[r] = _mm256_setzero_ps();
-    }
-    int64_t nb = k / 32, ng = nb / 4, g = 0;
-    __mmask64 masks[4] = {0, 0, 0, 0};
-#define GROUP4W(FULL, r, g)                                                                   \
-    do {                                                                                      \
-        const cpu_q8x4 *xg = (const cpu_q8x4 *)x + (g);                                       \
-        __m256 ds = _mm256_loadu_ps(xg->d);                                                   \
-        __m512 dx = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(ds));                  \
-        const uint8_t *wg = w + (r) * ws + (size_t)(g) * 4 * bb;                              \
-        unpacked u = unpack4(T, FULL, wg, masks);                                             \
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,                         \
-                                        _mm512_loadu_si512((const void *)xg->lo));            \
-        s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));           \
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.dw, dx), acc[r]);     \
-        macc[r] = _mm256_fmadd_ps(u.mw, ds, macc[r]);                                         \
-    } while (0)
-    /* rows one after another: the weights stay one sequential stream */
-    if (nb % 4) {
-        int v = (int)(nb % 4) * bb;
-        masks[0] = tail_mask(v, 0);
-        masks[1] = tail_mask(v, 64);
-        masks[2] = tail_mask(v, 8);
-        masks[3] = tail_mask(v, 72);
-    }
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
-        for (g = 0; g < ng; g++)
-            GROUP4W(1, r, g);
-        if (nb % 4)
-            GROUP4W(0, r, g);
-    }
-#undef GROUP4W
+    const __m512i didx = _mm512_loadu_si512((const void *)didx_tab);
+    const cpu_q8x4 *xg = (const cpu_q8x4 *)x;
     __m512 v[4];
-    for (int r = 0; r < 4; r++) /* the min sums sit in floats 4..7 of macc */
-        v[r] = _mm512_add_ps(acc[r], _mm512_castps256_ps512(
-                                         _mm256_blend_ps(macc[r], _mm256_setzero_ps(), 15)));
+    int64_t nb = k / 32, ng = nb / 4;
+    __mmask64 masks[4] = {0, 0, 0, 0};
+    if (nb % 4)
+        set_tail(T, nb, masks);
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+        const uint8_t *wr = w + r * ws;
+        __m512 acc = _mm512_setzero_ps();
+        __m256 macc = _mm256_setzero_ps();
+        int64_t g = 0;
+        for (; g < ng; g++)
+            accum(unpack4(T, 1, wr + (size_t)g * 4 * bb, masks), xg + g, didx, &acc, &macc);
+        if (nb % 4)
+            accum(unpack4(T, 0, wr + (size_t)g * 4 * bb, masks), xg + g, didx, &acc, &macc);
+        v[r] = row_total(T, acc, macc);
+    }
     /* lanes to [row 0, row 1, row 2, row 3], then the four floats of each lane */
     __m512 a = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], 0x44),
                              _mm512_shuffle_f32x4(v[0], v[1], 0xee));
