@@ -3,7 +3,8 @@
  * bound), next to a read bandwidth measured in the same run with the same threads.
  * Weights are several copies cycled so that n = 1 reads from DRAM, not cache.
  * Build: make && cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/bench_matmul.c build/liblatte.a -lpcre2-8 -lutf8proc -ljansson -lm -lpthread -o build/bench_matmul
- * Run:   build/bench_matmul [threads]   (default: all online cores) */
+ * Run:   build/bench_matmul [threads] [avx2]   (default: all online cores; avx2 caps the
+ *        kernels at AVX2 on an AVX-512 machine, to compare the two on one machine) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static double memcpy_bw(void) {
 
 static void bench(cpu_pool *p, uint32_t t, int64_t m, int64_t k, int64_t n, double bw) {
     size_t rb = quant_row_bytes(t, k), mat = rb * (size_t)m;
-    int copies = n == 1 ? (int)(BENCH_SPAN / mat) + 1 : 1;
+    int copies = n <= 4 ? (int)(BENCH_SPAN / mat) + 1 : 1;
     uint8_t *w = malloc(mat * (size_t)copies);
     float *row = malloc(sizeof(float) * (size_t)k);
     for (int64_t j = 0; j < m; j++) {
@@ -93,7 +94,7 @@ static void bench(cpu_pool *p, uint32_t t, int64_t m, int64_t k, int64_t n, doub
     float *x = malloc(sizeof(float) * (size_t)(k * n)), *y = malloc(sizeof(float) * (size_t)(m * n));
     for (int64_t i = 0; i < k * n; i++)
         x[i] = (float)(i % 13) / 6.0f - 1.0f;
-    int reps = n == 1 ? 3 * copies : 3;
+    int reps = n <= 4 ? 3 * copies : 3;
     cpu_matmul(p, t, w, rb, m, k, x, n, y, m); /* warm-up: scratch, page faults */
     double tt = now();
     for (int r = 0; r < reps; r++)
@@ -113,14 +114,17 @@ int main(int argc, char **argv) {
     cpu_pool *p = cpu_pool_init(argc > 1 ? atoi(argv[1]) : 0);
     if (!p)
         return 1;
+    if (argc > 2 && strcmp(argv[2], "avx2") == 0)
+        cpu_matmul_cap_isa(CPU_ISA_AVX2);
     double bw = read_bw(p), mc = memcpy_bw();
     printf("threads %d: read bandwidth %.2f GB/s (all threads), memcpy %.2f GB/s (1 thread)\n",
            cpu_pool_size(p), bw, mc);
-    static const uint32_t types[] = {QT_Q4_1, QT_Q8_0, QT_F16};
-    for (int i = 0; i < 3; i++) {
+    static const uint32_t types[] = {QT_Q4_1, QT_Q8_0, QT_Q4_0, QT_F16};
+    for (int i = 0; i < 4; i++) {
         bench(p, types[i], 576, 1536, 1, bw);
         bench(p, types[i], 1536, 576, 1, bw);
         bench(p, types[i], 49152, 576, 1, bw);
+        bench(p, types[i], 49152, 576, 4, bw);
         bench(p, types[i], 2048, 1536, 512, bw);
     }
     cpu_pool_free(p);
