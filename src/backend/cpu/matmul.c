@@ -1,8 +1,10 @@
-/* matmul.c: cpu_matmul's driver. Picks the kernels once by CPUID, quantizes x once per call
- * into the pool's scratch (in parallel when n is large), then splits the weight rows (or, for
- * few rows and many x rows, the x rows) over the pool. Each thread walks its x rows in chunks
- * that stay in L2 and, per weight row, calls the dot kernel on up to CPU_MM_NX x rows so each
- * weight block is loaded and unpacked once per CPU_MM_NX products. */
+/* matmul.c: cpu_matmul's driver. Picks the kernels once by CPUID (AVX-512 VNNI, else AVX2,
+ * else the scalar references; the AVX-512 ones take x in their own layout, cpu_q8x4),
+ * quantizes x once per call into the pool's scratch (in parallel when n is large), then splits
+ * the weight rows (or, for few rows and many x rows, the x rows) over the pool. Each thread
+ * walks its x rows in chunks that stay in L2 and, per weight row, calls the dot kernel on up
+ * to CPU_MM_NX x rows so each weight block is loaded and unpacked once per CPU_MM_NX
+ * products; a single x row goes four weight rows per call where a four-row kernel exists. */
 #include "backend/cpu/matmul.h"
 
 #include <pthread.h>
