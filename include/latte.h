@@ -115,6 +115,12 @@ typedef struct latte_chat_msg {
 int latte_chat_format(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs,
                       size_t n_msgs, bool add_generation_prompt, char **out, latte_err *err);
 
+/* Splits generated assistant text (R1 / Qwen3 style) into reasoning and answer: reasoning
+ * is text[think_begin, think_end) (inside <think>...</think>; from 0 when the prompt opened
+ * the tag), the answer starts at answer_begin; no tags: the whole text is the answer. */
+void latte_chat_split_reasoning(const char *text, size_t len, size_t *think_begin, size_t *think_end,
+                                size_t *answer_begin);
+
 /* ---- sampling ---- */
 typedef struct latte_sampler latte_sampler;
 typedef struct latte_sampler_params {

@@ -45,6 +45,11 @@ int latte_chat_format(const latte_model *m, const char *tmpl_name, const latte_c
     return rc;
 }
 
+void latte_chat_split_reasoning(const char *text, size_t len, size_t *think_begin, size_t *think_end,
+                                size_t *answer_begin) {
+    chat_split_reasoning(text, len, think_begin, think_end, answer_begin);
+}
+
 latte_sampler_params latte_sampler_default_params(void) {
     return (latte_sampler_params){.temp = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
                                   .penalty_last_n = 64, .seed = 0xC0FFEE};

@@ -13,7 +13,18 @@
 
 /* The one global: a signal handler can reach nothing else. */
 static volatile sig_atomic_t chat_sigint;
-static void on_sigint(int sig) { chat_sigint = 1; }
+static volatile sig_atomic_t chat_at_prompt; /* waiting for the user's line */
+
+/* During an answer Ctrl-C stops that answer; at the prompt it quits. Quitting from the
+ * handler itself closes the window where the signal lands just before the read starts
+ * (and the read would then wait forever). */
+static void on_sigint(int sig) {
+    if (chat_at_prompt) {
+        (void)!write(1, "\n", 1);
+        _exit(0);
+    }
+    chat_sigint = 1;
+}
 
 typedef struct chat_state {
     const cli_opts *o;
@@ -24,6 +35,7 @@ typedef struct chat_state {
     size_t n_msgs, cap_msgs;
     int32_t *toks;        /* the tokens now in the context, [n_toks] */
     size_t n_toks, cap_toks;
+    bool think_open;      /* the last formatted prompt opened <think> */
 } chat_state;
 
 static int push_msg(chat_state *st, const char *role, const char *content) {
@@ -70,6 +82,7 @@ static int format_history(chat_state *st, int32_t **ids, size_t *n) {
     char *text = NULL;
     latte_err err = {0};
     int rc = latte_chat_format(st->m, st->o->chat_template, st->msgs, st->n_msgs, true, &text, &err);
+    if (!rc) st->think_open = gen_prompt_opens_think(text);
     if (!rc) rc = latte_tokenize(st->m, text, strlen(text), false, true, ids, n, &err);
     free(text);
     if (rc) fprintf(stderr, "error: %s\n", err.msg);
@@ -108,7 +121,8 @@ static int answer(chat_state *st) {
     if (!rc) rc = push_toks(st, ids + common, n - common) ? LATTE_E_NOMEM : 0;
     if (!rc) {
         gen_params gp = {.n_predict = st->o->n_predict, .stops = st->o->stops, .n_stops = st->o->n_stops,
-                         .out = stdout, .interrupt = &chat_sigint};
+                         .out = stdout, .interrupt = &chat_sigint, .reasoning = stderr,
+                         .think_open = st->think_open};
         rc = gen_run(st->c, st->m, st->s, &gp, &r, &err);
         if (!rc) rc = push_toks(st, r.toks, (size_t)r.n_decoded) ? LATTE_E_NOMEM : 0;
     }
@@ -164,8 +178,10 @@ int cmd_chat(const cli_opts *o) {
     if (tty) fprintf(stderr, "chat: /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer\n");
     for (;;) {
         chat_sigint = 0;
+        chat_at_prompt = 1; /* before the prompt shows: a Ctrl-C as soon as it does must quit */
         if (tty) { printf("> "); fflush(stdout); }
         ssize_t len = getline(&line, &line_cap, stdin);
+        chat_at_prompt = 0;
         if (len < 0) {
             if (tty) printf("\n");
             break; /* EOF, or Ctrl-C at the prompt */

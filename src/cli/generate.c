@@ -59,6 +59,41 @@ static void emit(const gen_params *p, const char *b, size_t n) {
     fflush(p->out);
 }
 
+/* Bytes at the end of text[0..len) that could be the start of a <think> tag. */
+static size_t tag_hold(const char *text, size_t len) {
+    static const char *const tags[] = {"<think>", "</think>"};
+    return stop_hold(text, len, tags, 2);
+}
+
+/* Writes text[from, to) to its streams: with a reasoning stream, what lies inside
+ * <think>...</think> goes there, the tags and the whitespace after them nowhere. */
+static void route(const gen_params *p, const gen_result *r, size_t from, size_t to) {
+    if (!p->reasoning) {
+        emit(p, r->text + from, to - from);
+        return;
+    }
+    size_t tb, te, ab;
+    if (p->think_open) { /* seen as if the text started with the tag the prompt opened */
+        latte_chat_split_reasoning(r->text, to, &tb, &te, &ab);
+        if (te == 0 && ab == 0) tb = 0, te = to, ab = to; /* no closing tag yet */
+    } else {
+        latte_chat_split_reasoning(r->text, to, &tb, &te, &ab);
+    }
+    bool has_think = te > tb || ab > 0;
+    size_t a0 = has_think ? ab : 0;
+    if (has_think && from < te && tb < to) {
+        size_t a = from > tb ? from : tb, b = to < te ? to : te;
+        if (b > a) {
+            fwrite(r->text + a, 1, b - a, p->reasoning);
+            fflush(p->reasoning);
+        }
+    }
+    if (to > a0) {
+        size_t a = from > a0 ? from : a0;
+        emit(p, r->text + a, to - a);
+    }
+}
+
 int gen_decode_prompt(latte_ctx *c, const int32_t *toks, int n, int n_batch, latte_err *err) {
     for (int i = 0; i < n; i += n_batch) {
         int nb = n - i < n_batch ? n - i : n_batch;
@@ -107,22 +142,23 @@ int gen_run(latte_ctx *c, const latte_model *m, latte_sampler *s, const gen_para
         free(big);
         long at = p->n_stops ? stop_find(r->text, r->len, printed, p->stops, p->n_stops) : -1;
         if (at >= 0) {
-            emit(p, r->text + printed, (size_t)at - printed);
+            route(p, r, printed, (size_t)at);
             r->len = printed = (size_t)at;
             r->text[r->len] = 0;
             r->end = GEN_STOP;
             break;
         }
-        size_t safe = r->len - stop_hold(r->text, r->len, p->stops, p->n_stops);
-        safe = utf8_complete_len(r->text, safe);
-        if (safe > printed) emit(p, r->text + printed, safe - printed), printed = safe;
+        size_t hold = stop_hold(r->text, r->len, p->stops, p->n_stops);
+        if (p->reasoning && tag_hold(r->text, r->len) > hold) hold = tag_hold(r->text, r->len);
+        size_t safe = utf8_complete_len(r->text, r->len - hold);
+        if (safe > printed) route(p, r, printed, safe), printed = safe;
         if (p->n_predict >= 0 && r->n_toks >= p->n_predict) { r->end = GEN_LIMIT; break; }
         if (latte_ctx_n_past(c) >= latte_ctx_n_ctx(c)) { r->end = GEN_CTX_FULL; break; }
         if ((rc = latte_decode(c, &t, 1, false, err))) { r->end = GEN_ERROR; break; }
         r->n_decoded++;
     }
     /* the end: whatever was held back is final now (a partial stop string or a split character) */
-    if (r->text && printed < r->len) emit(p, r->text + printed, r->len - printed);
+    if (r->text && printed < r->len) route(p, r, printed, r->len);
     if (!r->text) append(r, &cap, "", 0);
     r->seconds = cli_now() - t0;
     return rc;
@@ -132,6 +168,12 @@ void gen_result_free(gen_result *r) {
     free(r->text);
     free(r->toks);
     memset(r, 0, sizeof *r);
+}
+
+bool gen_prompt_opens_think(const char *f) {
+    size_t n = strlen(f);
+    while (n && (f[n - 1] == '\n' || f[n - 1] == ' ')) n--;
+    return n >= 7 && !memcmp(f + n - 7, "<think>", 7);
 }
 
 latte_sampler_params gen_sampler_params(const cli_opts *o) {

@@ -5,6 +5,7 @@
 #define LATTE_CLI_GENERATE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -17,6 +18,8 @@ typedef struct gen_params {
     const char *const *stops;           /* stop strings (not printed, not kept) */
     int n_stops;
     FILE *out;                          /* streamed text goes here, flushed per token */
+    FILE *reasoning;                    /* when not NULL, <think> reasoning goes here, apart from the answer */
+    bool think_open;                    /* the prompt itself opened <think> (R1 templates) */
     volatile sig_atomic_t *interrupt;   /* checked per token when not NULL */
 } gen_params;
 
@@ -43,6 +46,10 @@ int gen_decode_prompt(latte_ctx *c, const int32_t *toks, int n, int n_batch, lat
 int gen_run(latte_ctx *c, const latte_model *m, latte_sampler *s, const gen_params *p, gen_result *r,
             latte_err *err);
 void gen_result_free(gen_result *r);
+
+/* True when a formatted chat prompt ends by opening <think> (R1-style templates), so the
+ * generated text starts inside the reasoning. */
+bool gen_prompt_opens_think(const char *formatted);
 
 /* Sampler parameters from the flags. */
 latte_sampler_params gen_sampler_params(const cli_opts *o);

@@ -27,7 +27,8 @@ static char *slurp(const char *path) {
 
 /* The prompt as token ids: plain (BOS added when the vocabulary asks), or through the chat
  * template (which writes BOS text itself). Prints errors itself; returns an exit code. */
-static int prompt_tokens(const cli_opts *o, const latte_model *m, const char *text, int32_t **ids, size_t *n) {
+static int prompt_tokens(const cli_opts *o, const latte_model *m, const char *text, int32_t **ids, size_t *n,
+                         bool *think_open) {
     latte_err err = {0};
     char *formatted = NULL;
     int rc = 0;
@@ -37,6 +38,7 @@ static int prompt_tokens(const cli_opts *o, const latte_model *m, const char *te
         if (o->system) msgs[k++] = (latte_chat_msg){"system", o->system};
         msgs[k++] = (latte_chat_msg){"user", text};
         rc = latte_chat_format(m, o->chat_template, msgs, k, true, &formatted, &err);
+        if (!rc) *think_open = gen_prompt_opens_think(formatted);
         if (!rc) rc = latte_tokenize(m, formatted, strlen(formatted), false, true, ids, n, &err);
     } else {
         rc = latte_tokenize(m, text, strlen(text), true, !o->no_special, ids, n, &err);
@@ -68,10 +70,11 @@ int cmd_run(const cli_opts *o) {
     gen_result r = {0};
     latte_err err = {0};
     double t0 = cli_now();
+    bool think_open = false;
     int rc = cli_load_model(o, false, &m);
     if (!rc) rc = cli_make_ctx(o, m, &c);
     double t_load = cli_now() - t0;
-    if (!rc) rc = prompt_tokens(o, m, file_text ? file_text : o->prompt, &ids, &n);
+    if (!rc) rc = prompt_tokens(o, m, file_text ? file_text : o->prompt, &ids, &n, &think_open);
     if (rc) goto done;
     if (n >= (size_t)latte_ctx_n_ctx(c)) {
         fprintf(stderr, "error: the prompt is %zu tokens but the context holds %d (raise -c)\n", n,
@@ -89,7 +92,9 @@ int cmd_run(const cli_opts *o) {
         goto done;
     }
     double t_prompt = cli_now() - t1;
-    gen_params gp = {.n_predict = o->n_predict, .stops = o->stops, .n_stops = o->n_stops, .out = stdout};
+    /* with a chat template, reasoning (<think>) goes to stderr, apart from the answer */
+    gen_params gp = {.n_predict = o->n_predict, .stops = o->stops, .n_stops = o->n_stops, .out = stdout,
+                     .reasoning = o->chat ? stderr : NULL, .think_open = think_open};
     if (gen_run(c, m, s, &gp, &r, &err)) {
         fprintf(stderr, "\nerror: %s\n", err.msg);
         rc = 1;
