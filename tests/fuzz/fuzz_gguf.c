@@ -33,7 +33,9 @@ static void touch_kv(const gguf_file *gf, const gguf_kv *kv) {
         if (kv->arr_type == GGUF_TYPE_STRING) {
             if (kv->arr_strs[i].len) sink += (uint8_t)kv->arr_strs[i].ptr[kv->arr_strs[i].len - 1];
         } else {
-            sink += (uint64_t)gguf_arr_i32(kv, i) + gguf_arr_u32(kv, i) + (uint64_t)(int64_t)gguf_arr_f32(kv, i);
+            float fv = gguf_arr_f32(kv, i); /* NaN or huge: converting to an integer would be UB here */
+            sink += (uint64_t)gguf_arr_i32(kv, i) + gguf_arr_u32(kv, i) +
+                    (fv > -1e18f && fv < 1e18f ? (uint64_t)(int64_t)fv : 0);
         }
     }
     if (kv->arr_n && kv->arr_type != GGUF_TYPE_STRING) sink += (uint64_t)gguf_arr_i32(kv, kv->arr_n - 1);
