@@ -54,9 +54,9 @@ typedef struct attn_latent_args {
     const float *q_lat;     /* [n_tok][n_head][r] */
     const float *q_pe;      /* [n_tok][n_head][d_rope] */
     const void *kv_cache;   /* [n_ctx][r + d_rope] of kv_type: c then k_pe */
-    const void *ct_cache;   /* mode 1: [r][n_ctx] of kv_type (c transposed) */
+    const void *ct_cache;   /* mode 1: [r][n_ctx] of ct_type (c transposed) */
     int n_ctx;
-    uint32_t kv_type;
+    uint32_t kv_type, ct_type;
     float *out;             /* [n_tok][n_head][r] */
 } attn_latent_args;
 

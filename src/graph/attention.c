@@ -98,7 +98,7 @@ static int mla_latent(graph_ctx *g, int il, int n, const float *q, latte_err *er
     attn_latent_args a = {.n_tok = n, .pos0 = pos0, .n_head = H, .r = r, .d_rope = dr, .scale = g->kq_scale,
                           .mode = g->mla_mode, .flash = g->flash, .q_lat = s->q_lat, .q_pe = s->q_pe,
                           .kv_cache = g->kv.k[il], .ct_cache = g->kv.v[il], .n_ctx = g->kv.n_ctx,
-                          .kv_type = g->kv.type_k, .out = s->o_lat};
+                          .kv_type = g->kv.type_k, .ct_type = g->kv.type_v, .out = s->o_lat};
     if ((rc = op->attn_latent(g->be, &a))) return err_set(err, rc, "layer %d: latent attention failed", il);
     for (int h = 0; h < H; h++) { /* o_h = W_vb,h o_lat_h */
         gather(s->gather, s->o_lat, n, (int64_t)H * r, (int64_t)h * r, r);

@@ -189,7 +189,7 @@ static void lat_fused(const attn_latent_args *a, int i, int h0, int h1, float *s
 static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float *scr) {
     int w = a->r + a->d_rope, n_t = a->pos0 + i + 1;
     size_t row = quant_row_bytes(a->kv_type, w);
-    size_t trow = quant_row_bytes(a->kv_type == QT_F32 ? QT_F32 : QT_F16, a->n_ctx);
+    size_t trow = quant_row_bytes(a->ct_type, a->n_ctx);
     float *rbuf = scr, *scores = rbuf + w;
     for (int h = h0; h < h1; h++) {
         const float *ql = a->q_lat + ((size_t)i * a->n_head + h) * a->r;
@@ -201,9 +201,8 @@ static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float
         }
         softmax(scores, n_t);
         if (a->mode == 1) { /* o[d] = sum_t p_t * cT[d][t] */
-            uint32_t tt = a->kv_type == QT_F32 ? QT_F32 : QT_F16;
             for (int d = 0; d < a->r; d++) {
-                const float *ct = cpu_row_f32(tt, (const char *)a->ct_cache + (size_t)d * trow, n_t, rbuf);
+                const float *ct = cpu_row_f32(a->ct_type, (const char *)a->ct_cache + (size_t)d * trow, n_t, rbuf);
                 o[d] = dot(scores, ct, n_t);
             }
         } else {

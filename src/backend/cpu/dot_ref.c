@@ -1,7 +1,9 @@
 /* dot_ref.c: scalar reference kernels for cpu_matmul, always compiled and always correct.
- * Quantized weights are dotted with x quantized to q8 / q8_K blocks exactly as the SIMD
+ * Quantized weights are dotted with x quantized to q16 / q8_K blocks exactly as the SIMD
  * kernels do it (same rounding: nearest-even), so SIMD and reference agree to float
- * rounding; f32/f16/bf16 weights are dotted with x in f32. Block layouts are ggml's. */
+ * rounding (the integer block sums are exact and equal: 32 products of |x| <= 32767 and
+ * |w| <= 128 stay below 2^31); f32/f16/bf16 weights are dotted with x in f32. Block
+ * layouts are ggml's. */
 #include "backend/cpu/matmul.h"
 
 #include <math.h>
@@ -34,17 +36,18 @@ static inline float ref_bf16(const uint8_t *p) {
     return f;
 }
 
-void cpu_xquant_q8_ref(const float *x, void *dst, int64_t k) {
-    cpu_q8 *q = dst;
+void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k) {
+    cpu_q16 *q = dst;
     for (int64_t b = 0; b < k / 32; b++, x += 32) {
         float amax = 0;
         for (int i = 0; i < 32; i++)
             amax = fmaxf(amax, fabsf(x[i]));
-        float d = amax / 127.0f, id = d != 0 ? 127.0f / amax : 0;
+        float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
         int sum = 0;
         for (int i = 0; i < 32; i++) {
-            int v = (int)nearbyintf(x[i] * id);
-            q[b].qs[i] = (int8_t)v;
+            float r = nearbyintf(x[i] * id); /* |r| <= 32767: amax * id rounds to <= 32767.5 */
+            int v = r > 32767 ? 32767 : r < -32768 ? -32768 : (int)r;
+            q[b].qs[i] = (int16_t)v;
             sum += v;
         }
         q[b].d = d;
@@ -72,17 +75,17 @@ void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k) {
     }
 }
 
-/* cpu_q8x4: the q8 blocks above, four to a group, halves of the quants gathered */
-void cpu_xquant_q8x4_ref(const float *x, void *dst, int64_t k) {
-    cpu_q8x4 *q = dst;
+/* cpu_q16x4: the q16 blocks above, four to a group, eight elements per 128-bit lane */
+void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k) {
+    cpu_q16x4 *q = dst;
     int64_t nb = k / 32;
     for (int64_t g = 0; g < (nb + 3) / 4; g++) {
         memset(&q[g], 0, sizeof q[g]);
         for (int b = 0; b < 4 && 4 * g + b < nb; b++) {
-            cpu_q8 t;
-            cpu_xquant_q8_ref(x + 32 * (4 * g + b), &t, 32);
-            memcpy(q[g].lo + 16 * b, t.qs, 16);
-            memcpy(q[g].hi + 16 * b, t.qs + 16, 16);
+            cpu_q16 t;
+            cpu_xquant_q16_ref(x + 32 * (4 * g + b), &t, 32);
+            for (int r = 0; r < 4; r++)
+                memcpy(q[g].qs[r] + 8 * b, t.qs + 8 * r, 16);
             q[g].d[b] = t.d;
             q[g].s[b] = t.s;
         }
@@ -116,7 +119,7 @@ static float row_bf16(int64_t k, const uint8_t *w, const float *x) {
 }
 
 /* Q8_0: {f16 d; int8 q[32]} */
-static float row_q8_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
+static float row_q8_0(int64_t k, const uint8_t *w, const cpu_q16 *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 32; b++, w += 34) {
         int sumi = 0;
@@ -128,7 +131,7 @@ static float row_q8_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
 }
 
 /* Q4_0: {f16 d; u8 qs[16]}: element i<16 is low nibble of qs[i], i>=16 high nibble; minus 8 */
-static float row_q4_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
+static float row_q4_0(int64_t k, const uint8_t *w, const cpu_q16 *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 32; b++, w += 18) {
         int sumi = 0;
@@ -141,7 +144,7 @@ static float row_q4_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
 }
 
 /* Q4_1: {f16 d; f16 m; u8 qs[16]}: value d*q + m */
-static float row_q4_1(int64_t k, const uint8_t *w, const cpu_q8 *x) {
+static float row_q4_1(int64_t k, const uint8_t *w, const cpu_q16 *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 32; b++, w += 20) {
         int sumi = 0;
@@ -153,7 +156,7 @@ static float row_q4_1(int64_t k, const uint8_t *w, const cpu_q8 *x) {
 }
 
 /* 5-bit sums shared by Q5_0 / Q5_1: qh bit i is the fifth bit of element i */
-static int sum_q5(const uint8_t *qh4, const uint8_t *qs, const int8_t *xq) {
+static int sum_q5(const uint8_t *qh4, const uint8_t *qs, const int16_t *xq) {
     uint32_t qh = (uint32_t)qh4[0] | (uint32_t)qh4[1] << 8 | (uint32_t)qh4[2] << 16 |
                   (uint32_t)qh4[3] << 24;
     int sumi = 0;
@@ -166,7 +169,7 @@ static int sum_q5(const uint8_t *qh4, const uint8_t *qs, const int8_t *xq) {
 }
 
 /* Q5_0: {f16 d; u8 qh[4]; u8 qs[16]}: value d*(q - 16) */
-static float row_q5_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
+static float row_q5_0(int64_t k, const uint8_t *w, const cpu_q16 *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 32; b++, w += 22) {
         float d = ref_f16(w);
@@ -176,7 +179,7 @@ static float row_q5_0(int64_t k, const uint8_t *w, const cpu_q8 *x) {
 }
 
 /* Q5_1: {f16 d; f16 m; u8 qh[4]; u8 qs[16]}: value d*q + m */
-static float row_q5_1(int64_t k, const uint8_t *w, const cpu_q8 *x) {
+static float row_q5_1(int64_t k, const uint8_t *w, const cpu_q16 *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 32; b++, w += 24)
         s += ref_f16(w) * (x[b].d * (float)sum_q5(w + 4, w + 8, x[b].qs)) + ref_f16(w + 2) * x[b].s;
@@ -275,11 +278,11 @@ static float row_q6_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
 REF_KERNEL(f32, float)
 REF_KERNEL(f16, float)
 REF_KERNEL(bf16, float)
-REF_KERNEL(q8_0, cpu_q8)
-REF_KERNEL(q4_0, cpu_q8)
-REF_KERNEL(q4_1, cpu_q8)
-REF_KERNEL(q5_0, cpu_q8)
-REF_KERNEL(q5_1, cpu_q8)
+REF_KERNEL(q8_0, cpu_q16)
+REF_KERNEL(q4_0, cpu_q16)
+REF_KERNEL(q4_1, cpu_q16)
+REF_KERNEL(q5_0, cpu_q16)
+REF_KERNEL(q5_1, cpu_q16)
 REF_KERNEL(q4_k, cpu_q8k)
 REF_KERNEL(q5_k, cpu_q8k)
 REF_KERNEL(q6_k, cpu_q8k)

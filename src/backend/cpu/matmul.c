@@ -1,5 +1,5 @@
 /* matmul.c: cpu_matmul's driver. Picks the kernels once by CPUID (AVX-512 VNNI, else AVX2,
- * else the scalar references; the AVX-512 ones take x in their own layout, cpu_q8x4),
+ * else the scalar references; the AVX-512 ones take x in their own layout, cpu_q16x4),
  * quantizes x once per call into the pool's scratch (in parallel when n is large), then splits
  * the weight rows (or, for few rows and many x rows, the x rows) over the pool. Each thread
  * walks its x rows in chunks that stay in L2 and, per weight row, calls the dot kernel on up
@@ -43,7 +43,7 @@ static cpu_dot_fn mm_avx512(uint32_t wtype, int force_ref) {
 int cpu_matmul_xkind(uint32_t wtype) {
     switch (wtype) {
     case QT_F32: case QT_F16: case QT_BF16: return CPU_XQ_F32;
-    case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q8;
+    case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q16;
     case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return CPU_XQ_Q8K;
     default: return -1;
     }
@@ -52,9 +52,9 @@ int cpu_matmul_xkind(uint32_t wtype) {
 size_t cpu_matmul_xrow_bytes(int xkind, int64_t k) {
     switch (xkind) {
     case CPU_XQ_F32: return (size_t)k * sizeof(float);
-    case CPU_XQ_Q8: return (size_t)(k / 32) * sizeof(cpu_q8);
+    case CPU_XQ_Q16: return (size_t)(k / 32) * sizeof(cpu_q16);
     case CPU_XQ_Q8K: return (size_t)(k / 256) * sizeof(cpu_q8k);
-    case CPU_XQ_Q8X4: return (size_t)((k / 32 + 3) / 4) * sizeof(cpu_q8x4);
+    case CPU_XQ_Q16X4: return (size_t)((k / 32 + 3) / 4) * sizeof(cpu_q16x4);
     default: return 0;
     }
 }
@@ -71,16 +71,16 @@ cpu_dot4w_fn cpu_matmul_dot4w(uint32_t wtype, int force_ref) {
 }
 
 int cpu_matmul_dot_xkind(uint32_t wtype, int force_ref) {
-    return mm_avx512(wtype, force_ref) ? CPU_XQ_Q8X4 : cpu_matmul_xkind(wtype);
+    return mm_avx512(wtype, force_ref) ? CPU_XQ_Q16X4 : cpu_matmul_xkind(wtype);
 }
 
 cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref) {
     pthread_once(&mm_once, mm_detect);
-    if (xkind == CPU_XQ_Q8X4)
-        return !force_ref && mm_have_avx512 ? cpu_xquant_q8x4_avx512 : cpu_xquant_q8x4_ref;
+    if (xkind == CPU_XQ_Q16X4)
+        return !force_ref && mm_have_avx512 ? cpu_xquant_q16x4_avx512 : cpu_xquant_q16x4_ref;
     force_ref |= mm_cap < CPU_ISA_AVX2;
-    if (xkind == CPU_XQ_Q8)
-        return !force_ref && mm_have_avx2 ? cpu_xquant_q8_avx2 : cpu_xquant_q8_ref;
+    if (xkind == CPU_XQ_Q16)
+        return !force_ref && mm_have_avx2 ? cpu_xquant_q16_avx2 : cpu_xquant_q16_ref;
     if (xkind == CPU_XQ_Q8K)
         return !force_ref && mm_have_avx2 ? cpu_xquant_q8k_avx2 : cpu_xquant_q8k_ref;
     return NULL;

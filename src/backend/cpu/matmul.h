@@ -1,7 +1,9 @@
 /* matmul.h: weights (any supported block type) times f32 activations on the CPU.
  * y[i*ldy + j] = sum_kk x[i*k + kk] * W[j][kk] for i < n, j < m. Quantized weights are
- * multiplied with x quantized once per call to 8-bit blocks (q8 for 32-element types, q8_K
- * for K-quants) using integer dot products; f32/f16/bf16 weights use float FMA on x as is.
+ * multiplied with x quantized once per call to 16-bit blocks of 32 (q16; int16 products,
+ * exact in int32 per block) for the 32-element types and to 8-bit super-blocks (q8_K) for
+ * the K-quants, using integer dot products; f32/f16/bf16 weights use float FMA on x as is.
+ * (8-bit x costs ~3% relative L2 on real model logits; 16-bit x ~0.01%.)
  * The second half of this header is the kernel table shared by matmul.c, dot_ref.c and the
  * per-ISA files; callers outside src/backend/cpu/ use only the first half. */
 #ifndef LATTE_CPU_MATMUL_H
@@ -35,12 +37,13 @@ size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n);
 
 #define CPU_MM_NX 8 /* x rows a dot kernel handles per weight row load */
 
-/* x quantized to 32-element blocks: s = d * sum(qs), used by types with an offset or min. */
-typedef struct cpu_q8 {
+/* x quantized to 32-element blocks of int16: d = amax / 32767, qs = round-to-nearest-even
+ * of x / d; s = d * sum(qs), used by types with an offset or min. */
+typedef struct cpu_q16 {
     float d;
     float s;
-    int8_t qs[32];
-} cpu_q8;
+    int16_t qs[32];
+} cpu_q16;
 
 /* x quantized to 256-element super-blocks; bsums[i] = sum of qs[16i .. 16i+15]. */
 typedef struct cpu_q8k {
@@ -49,17 +52,17 @@ typedef struct cpu_q8k {
     int8_t qs[256];
 } cpu_q8k;
 
-/* x as four q8 blocks per group for the AVX-512 kernels of the 32-element types: lo/hi hold
- * elements 0..15 / 16..31 of block b at [16b, 16b + 16), d[b] and s[b] its d and s. A row
- * ends in a whole group; blocks past k are zero. */
-typedef struct cpu_q8x4 {
-    int8_t lo[64];
-    int8_t hi[64];
+/* x as four q16 blocks per group for the AVX-512 kernels of the 32-element types: qs[r]
+ * holds elements 8r .. 8r+7 of block b at [8b, 8b + 8) (block b in 128-bit lane b of four
+ * zmm registers), d[b] and s[b] its d and s. A row ends in a whole group; blocks past k are
+ * zero. */
+typedef struct cpu_q16x4 {
+    int16_t qs[4][32];
     float d[4];
     float s[4];
-} cpu_q8x4;
+} cpu_q16x4;
 
-enum { CPU_XQ_F32 = 0, CPU_XQ_Q8 = 1, CPU_XQ_Q8K = 2, CPU_XQ_Q8X4 = 3 };
+enum { CPU_XQ_F32 = 0, CPU_XQ_Q16 = 1, CPU_XQ_Q8K = 2, CPU_XQ_Q16X4 = 3 };
 
 /* One weight row w (k elements) against nx (1..CPU_MM_NX) x rows, the c-th at
  * (char *)x + c*xstride in the layout the type asks for; writes y[c*ldy]. */
@@ -72,20 +75,20 @@ typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 
 /* Scalar references, always available (dot_ref.c). NULL for an unsupported type. */
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
-void cpu_xquant_q8_ref(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k);
-void cpu_xquant_q8x4_ref(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k);
 /* AVX2+FMA+F16C kernels (avx2/); NULL where that type has none. cpu_dot_avx2 covers all
  * types; the _f (f32/f16/bf16) and _k (K-quants) parts live in their own files. */
 cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
-void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k);
 void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k);
-/* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q8x4; NULL where that type has none. */
+/* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q16x4; NULL where that type has none. */
 cpu_dot_fn cpu_dot_avx512(uint32_t wtype);
 cpu_dot4w_fn cpu_dot4w_avx512(uint32_t wtype);
-void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16x4_avx512(const float *x, void *dst, int64_t k);
 /* Which x layout the reference kernel of a weight type multiplies with (CPU_XQ_*), -1 when
  * unsupported; cpu_matmul_dot_xkind: the layout of the kernel cpu_matmul_dot picks. */
 int cpu_matmul_xkind(uint32_t wtype);

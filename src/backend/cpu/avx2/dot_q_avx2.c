@@ -1,7 +1,8 @@
 /* dot_q_avx2.c: AVX2 kernels for the 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)
- * against x in cpu_q8 blocks, the AVX2 x quantizers (q8, q8_K), and the AVX2 kernel lookup. A weight
- * block is unpacked once to 32 bytes and reused for up to QX x rows; products
- * are u8 x s8 pairs (maddubs) summed to int32, scaled per block in float. With one or two
+ * against x in cpu_q16 blocks, the AVX2 x quantizers (q16, q8_K), and the AVX2 kernel lookup.
+ * A weight block is unpacked once to 32 int16 (two ymm) and reused for up to QX x rows;
+ * products are int16 pairs (madd) summed to int32, exact (|w| <= 128, |x| <= 32767: a block's
+ * sum stays below 2^31), scaled per block in float. With one or two
  * x rows the block loop alternates two accumulator sets to hide FMA latency. */
 #include <immintrin.h>
 #include <string.h>
@@ -25,38 +26,54 @@ AI __m128 f16x2(const uint8_t *p) {
     return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
 }
 
-AI __m256i nibbles(const uint8_t *qs) {
-    __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(15));
+/* two halves of a block as 16 int16 each: lo = elements 0..15, hi = 16..31 */
+typedef struct wq16 {
+    __m256i lo, hi;
+} wq16;
+
+/* 16 bytes qs: low nibbles (elements 0..15) and high nibbles (16..31) as int16 words */
+AI wq16 nibbles(const uint8_t *qs) {
+    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)qs));
+    wq16 r = {_mm256_and_si256(v, _mm256_set1_epi16(15)), _mm256_srli_epi16(v, 4)};
+    return r;
 }
 
-/* byte i = 0x10 where bit i of the 32-bit qh is set, else 0 */
-AI __m256i fifth_bits(const uint8_t *qh4) {
+/* word i = 0x10 where bit i of the 16-bit h is set, else 0 */
+AI __m256i fifth_bits16(uint32_t h) {
+    const __m256i sel = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
+                                          4096, 8192, 16384, (short)0x8000);
+    __m256i v = _mm256_and_si256(_mm256_set1_epi16((short)h), sel);
+    return _mm256_and_si256(_mm256_cmpeq_epi16(v, sel), _mm256_set1_epi16(0x10));
+}
+
+AI wq16 q5(const uint8_t *qh4, const uint8_t *qs) {
     uint32_t qh;
     memcpy(&qh, qh4, 4);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                    _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                                      0x0101010101010101, 0));
-    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    v = _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+    wq16 r = nibbles(qs);
+    r.lo = _mm256_or_si256(r.lo, fifth_bits16(qh & 0xffff));
+    r.hi = _mm256_or_si256(r.hi, fifth_bits16(qh >> 16));
+    return r;
 }
 
 enum { T_Q8_0, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1 };
 
-/* Unpacks block w of type T: q (unsigned, or signed for Q8_0) and [d, mc] where mc is the
- * coefficient of x's block sum s (the offset -8d / -16d, or the min). */
-AI __m256i unpack(int T, const uint8_t *w, __m128 *dm) {
+/* Unpacks block w of type T: q as int16 (unsigned, or signed for Q8_0) and [d, mc] where mc
+ * is the coefficient of x's block sum s (the offset -8d / -16d, or the min). */
+AI wq16 unpack(int T, const uint8_t *w, __m128 *dm) {
     __m128 v = f16x2(w);
     switch (T) {
-    case T_Q8_0: *dm = v; return _mm256_loadu_si256((const __m256i *)(w + 2));
+    case T_Q8_0: {
+        *dm = v;
+        wq16 r = {_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 2))),
+                  _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 18)))};
+        return r;
+    }
     case T_Q4_0: *dm = _mm_mul_ps(_mm_broadcastss_ps(v), _mm_setr_ps(1, -8, 0, 0));
                  return nibbles(w + 2);
     case T_Q4_1: *dm = v; return nibbles(w + 4);
     case T_Q5_0: *dm = _mm_mul_ps(_mm_broadcastss_ps(v), _mm_setr_ps(1, -16, 0, 0));
-                 return _mm256_or_si256(nibbles(w + 6), fifth_bits(w + 2));
-    default: *dm = v; return _mm256_or_si256(nibbles(w + 8), fifth_bits(w + 4));
+                 return q5(w + 2, w + 6);
+    default: *dm = v; return q5(w + 4, w + 8);
     }
 }
 
@@ -64,14 +81,11 @@ AI int block_bytes(int T) {
     return T == T_Q8_0 ? 34 : T == T_Q4_0 ? 18 : T == T_Q4_1 ? 20 : T == T_Q5_0 ? 22 : 24;
 }
 
-/* int32 x8 partial sums of q . xq */
-AI __m256i qdot(int T, __m256i q, __m256i xq) {
-    __m256i p;
-    if (T == T_Q8_0)
-        p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
-    else
-        p = _mm256_maddubs_epi16(q, xq);
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+/* int32 x8 partial sums of q . xq (int16 pairs: exact, |sum| < 2^31 for a block) */
+AI __m256i qdot(wq16 q, const int16_t *xq) {
+    __m256i a = _mm256_madd_epi16(q.lo, _mm256_loadu_si256((const __m256i *)xq));
+    __m256i b = _mm256_madd_epi16(q.hi, _mm256_loadu_si256((const __m256i *)(xq + 16)));
+    return _mm256_add_epi32(a, b);
 }
 
 /* one block against NX x rows; per row p = [d*dx, mc*sx]: lane 0 scales the integer sum,
@@ -79,11 +93,10 @@ AI __m256i qdot(int T, __m256i q, __m256i xq) {
 #define STEP(ACC, MACC, B)                                                                    \
     do {                                                                                      \
         __m128 dm;                                                                            \
-        __m256i q = unpack(T, w + (B) * block_bytes(T), &dm);                                 \
+        wq16 q = unpack(T, w + (B) * block_bytes(T), &dm);                                    \
         _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {                                \
-            const cpu_q8 *xb = (const cpu_q8 *)(x + c * xs) + (B);                            \
-            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);                         \
-            __m256 sf = _mm256_cvtepi32_ps(qdot(T, q, xq));                                   \
+            const cpu_q16 *xb = (const cpu_q16 *)(x + c * xs) + (B);                          \
+            __m256 sf = _mm256_cvtepi32_ps(qdot(q, xb->qs));                                  \
             __m128 p = _mm_mul_ps(dm, _mm_castpd_ps(_mm_load_sd((const double *)&xb->d)));    \
             ACC[c] = _mm256_fmadd_ps(sf, _mm256_broadcastss_ps(p), ACC[c]);                   \
             if (T != T_Q8_0)                                                                  \
@@ -149,8 +162,8 @@ DEF_DOT(q4_1, T_Q4_1)
 DEF_DOT(q5_0, T_Q5_0)
 DEF_DOT(q5_1, T_Q5_1)
 
-void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k) {
-    cpu_q8 *q = dst;
+void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k) {
+    cpu_q16 *q = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < k / 32; b++, x += 32) {
         __m256 v[4], mx = _mm256_setzero_ps();
@@ -162,7 +175,7 @@ void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k) {
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float amax = _mm_cvtss_f32(m4);
-        float d = amax / 127.0f, id = d != 0 ? 127.0f / amax : 0;
+        float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
         __m256 idv = _mm256_set1_ps(id);
         __m256i iv[4], sum = _mm256_setzero_si256();
         for (int i = 0; i < 4; i++) {
@@ -171,10 +184,10 @@ void cpu_xquant_q8_avx2(const float *x, void *dst, int64_t k) {
             iv[i] = _mm256_cvtps_epi32(r);
             sum = _mm256_add_epi32(sum, iv[i]);
         }
-        __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
-        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
-        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)q[b].qs, p8);
+        __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[0], iv[1]), 0xd8);
+        __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[2], iv[3]), 0xd8);
+        _mm256_storeu_si256((__m256i *)q[b].qs, p0);
+        _mm256_storeu_si256((__m256i *)(q[b].qs + 16), p1);
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));

@@ -1,15 +1,16 @@
-/* dot_q_avx512.c: AVX-512 VNNI kernels for Q8_0, Q4_0 and Q4_1 against x in cpu_q8x4 groups
- * (four q8 blocks with the low and high halves of their quants gathered, see matmul.h).
+/* dot_q_avx512.c: AVX-512 VNNI kernels for Q8_0, Q4_0 and Q4_1 against x in cpu_q16x4 groups
+ * (four q16 blocks, eight int16 elements of each block per 128-bit lane, see matmul.h).
  * Four weight blocks are unpacked per step: one or two 64-byte loads, word permutes
  * (vpermw / vpermt2w) that gather the quants of the four blocks into one register and their
- * eight f16 scales (d, and m or d) into one, then two vpdpbusd (u8 weight x s8 x) per x row
- * leave the four int32 partial sums of block b in 128-bit lane b. [d_w, m_w] times x's
- * [d_x, s_x] is one 8-float multiply; d_w*d_x is spread to the lanes by one permute and
- * scales the sums into a zmm accumulator, m_w*s_x is summed in a ymm one; each row is reduced
- * once at its end, so there is no horizontal work per block. Signed Q8_0 quants are made
- * unsigned by q ^ 0x80 = q + 128 and corrected by -128 d_w*s_x (Q4_0: -8 d_w*s_x), the
- * constant applied once per row. A last partial group of blocks is read with masked loads,
- * so nothing past the row is touched; x is zero there. */
+ * eight f16 scales (d, and m or d) into one, then byte-to-word unpacks (per 128-bit lane)
+ * widen them to four registers of int16 laid out as x is, and four vpdpwssd (int16 pairs,
+ * exact int32 sums: eight products of |w| <= 128 and |x| <= 32767 per lane) per x row leave
+ * the four int32 partial sums of block b in 128-bit lane b. [d_w, m_w] times x's [d_x, s_x]
+ * is one 8-float multiply; d_w*d_x is spread to the lanes by one permute and scales the sums
+ * into a zmm accumulator, m_w*s_x is summed in a ymm one (not for Q8_0: signed, no offset);
+ * each row is reduced once at its end, so there is no horizontal work per block. Q4_0's
+ * offset is -8 d_w*s_x, the constant applied once per row. A last partial group of blocks is
+ * read with masked loads, so nothing past the row is touched; x is zero there. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ static const uint16_t q80_hi[32] = {5,  6,  7,  8,  9,  10, 11, 12, 22, 23, 24, 
 static const uint16_t q80_dm[32] = {0, 17, 34, 51, 0, 17, 34, 51};
 
 /* what the offset/min sums are multiplied by at the end of a row */
-AI float mcoef(int T) { return T == T_Q8_0 ? -128.0f : T == T_Q4_0 ? -8.0f : 1.0f; }
+AI float mcoef(int T) { return T == T_Q8_0 ? 0.0f : T == T_Q4_0 ? -8.0f : 1.0f; }
 
 AI __m512i ldidx(const uint16_t *t) { return _mm512_loadu_si512((const void *)t); }
 
@@ -64,30 +65,40 @@ static inline __mmask64 tail_mask(int v, int o) {
 }
 
 typedef struct unpacked {
-    __m512i lo, hi; /* u8 quants of elements 0..15 and 16..31 of block b in lane b */
-    __m256 dm;      /* [d_w of blocks 0..3, coefficient of s_x of blocks 0..3] */
+    __m512i q[4]; /* int16 quants: q[r] lane b = elements 8r .. 8r+7 of block b */
+    __m256 dm;    /* [d_w of blocks 0..3, coefficient of s_x of blocks 0..3] */
 } unpacked;
 
 /* words 0..7 of v (f16) as floats */
 AI __m256 f16x8(__m512i v) { return _mm256_cvtph_ps(_mm512_castsi512_si128(v)); }
 
+/* bytes 0..7 / 8..15 of each 128-bit lane of v as signed words */
+AI __m512i s8lo(__m512i v) { return _mm512_srai_epi16(_mm512_unpacklo_epi8(v, v), 8); }
+AI __m512i s8hi(__m512i v) { return _mm512_srai_epi16(_mm512_unpackhi_epi8(v, v), 8); }
+
 /* Unpacks four blocks at w; when !FULL, only the bytes in masks m[0..3] are read. */
 AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
     unpacked u;
-    const __m512i n4 = _mm512_set1_epi8(15);
     if (T == T_Q8_0) {
         __m512i a = ld(FULL, w, m[0]), b = ld(FULL, w + 64, m[1]);
         __m512i a2 = ld(FULL, w + 8, m[2]), b2 = ld(FULL, w + 72, m[3]);
-        const __m512i flip = _mm512_set1_epi8((char)0x80);
-        u.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(a, ldidx(q80_lo), b), flip);
-        u.hi = _mm512_xor_si512(_mm512_permutex2var_epi16(a2, ldidx(q80_hi), b2), flip);
+        __m512i lo = _mm512_permutex2var_epi16(a, ldidx(q80_lo), b);
+        __m512i hi = _mm512_permutex2var_epi16(a2, ldidx(q80_hi), b2);
+        u.q[0] = s8lo(lo);
+        u.q[1] = s8hi(lo);
+        u.q[2] = s8lo(hi);
+        u.q[3] = s8hi(hi);
         u.dm = f16x8(_mm512_permutex2var_epi16(a, ldidx(q80_dm), b));
     } else {
+        const __m512i n4 = _mm512_set1_epi16(15), z = _mm512_setzero_si512();
         __m512i a = ld(FULL, w, m[0]);
         __m512i b = ld_end(FULL, T == T_Q4_0 ? 8 : 16, w + 64, m[1]);
         __m512i q = _mm512_permutex2var_epi16(a, ldidx(T == T_Q4_0 ? q40_q : q41_q), b);
-        u.lo = _mm512_and_si512(q, n4);
-        u.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), n4);
+        __m512i l = _mm512_unpacklo_epi8(q, z), h = _mm512_unpackhi_epi8(q, z);
+        u.q[0] = _mm512_and_si512(l, n4);
+        u.q[1] = _mm512_and_si512(h, n4);
+        u.q[2] = _mm512_srli_epi16(l, 4);
+        u.q[3] = _mm512_srli_epi16(h, 4);
         __asm__("" : "+v"(a)); /* one load of a for both permutes */
         u.dm = f16x8(_mm512_permutexvar_epi16(ldidx(T == T_Q4_0 ? q40_dm : q41_dm), a));
     }
@@ -96,14 +107,18 @@ AI unpacked unpack4(int T, int FULL, const uint8_t *w, const __mmask64 *m) {
 
 /* Unpacked blocks against one x group: sc = [d_w*d_x, mc_w*s_x] of the four blocks; the
  * integer sums of block b are scaled by lane b of d_w*d_x, the s terms summed in macc. */
-AI void accum(unpacked u, const cpu_q8x4 *xg, __m512i didx, __m512 *acc, __m256 *macc) {
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u.lo,
-                                    _mm512_loadu_si512((const void *)xg->lo));
-    s = _mm512_dpbusd_epi32(s, u.hi, _mm512_loadu_si512((const void *)xg->hi));
-    __m256 sc = _mm256_mul_ps(u.dm, _mm256_loadu_ps(xg->d));
+AI void accum(int T, const unpacked *u, const cpu_q16x4 *xg, __m512i didx, __m512 *acc,
+              __m256 *macc) {
+    __m512i s = _mm512_dpwssd_epi32(_mm512_setzero_si512(), u->q[0],
+                                    _mm512_loadu_si512((const void *)xg->qs[0]));
+    s = _mm512_dpwssd_epi32(s, u->q[1], _mm512_loadu_si512((const void *)xg->qs[1]));
+    s = _mm512_dpwssd_epi32(s, u->q[2], _mm512_loadu_si512((const void *)xg->qs[2]));
+    s = _mm512_dpwssd_epi32(s, u->q[3], _mm512_loadu_si512((const void *)xg->qs[3]));
+    __m256 sc = _mm256_mul_ps(u->dm, _mm256_loadu_ps(xg->d));
     __m512 dd = _mm512_permutexvar_ps(didx, _mm512_castps256_ps512(sc));
     *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, *acc);
-    *macc = _mm256_add_ps(*macc, sc);
+    if (T != T_Q8_0)
+        *macc = _mm256_add_ps(*macc, sc);
 }
 
 /* one row's sums: the float lanes of acc plus mc times floats 4..7 of macc */
@@ -139,13 +154,13 @@ AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t x
     for (; g < ng; g++) {
         unpacked u = unpack4(T, 1, w + (size_t)g * 4 * bb, masks);
         _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
-            accum(u, (const cpu_q8x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
+            accum(T, &u, (const cpu_q16x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
     }
     if (nb % 4) {
         set_tail(T, nb, masks);
         unpacked u = unpack4(T, 0, w + (size_t)g * 4 * bb, masks);
         _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
-            accum(u, (const cpu_q8x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
+            accum(T, &u, (const cpu_q16x4 *)(x + c * xs) + g, didx, &acc[c], &macc[c]);
     }
     _Pragma("GCC unroll 8") for (int c = 0; c < NX; c++)
         y[c * ldy] = _mm512_reduce_add_ps(row_total(T, acc[c], macc[c]));
@@ -178,7 +193,7 @@ AI void kgroups(int T, int64_t k, const uint8_t *w, const char *x, size_t xs, in
 AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, float *y) {
     const int bb = bbytes(T);
     const __m512i didx = _mm512_loadu_si512((const void *)didx_tab);
-    const cpu_q8x4 *xg = (const cpu_q8x4 *)x;
+    const cpu_q16x4 *xg = (const cpu_q16x4 *)x;
     __m512 v[4];
     int64_t nb = k / 32, ng = nb / 4;
     __mmask64 masks[4] = {0, 0, 0, 0};
@@ -189,10 +204,14 @@ AI void kern4w(int T, int64_t k, const uint8_t *w, size_t ws, const char *x, flo
         __m512 acc = _mm512_setzero_ps();
         __m256 macc = _mm256_setzero_ps();
         int64_t g = 0;
-        for (; g < ng; g++)
-            accum(unpack4(T, 1, wr + (size_t)g * 4 * bb, masks), xg + g, didx, &acc, &macc);
-        if (nb % 4)
-            accum(unpack4(T, 0, wr + (size_t)g * 4 * bb, masks), xg + g, didx, &acc, &macc);
+        for (; g < ng; g++) {
+            unpacked u = unpack4(T, 1, wr + (size_t)g * 4 * bb, masks);
+            accum(T, &u, xg + g, didx, &acc, &macc);
+        }
+        if (nb % 4) {
+            unpacked u = unpack4(T, 0, wr + (size_t)g * 4 * bb, masks);
+            accum(T, &u, xg + g, didx, &acc, &macc);
+        }
         v[r] = row_total(T, acc, macc);
     }
     /* lanes to [row 0, row 1, row 2, row 3], then the four floats of each lane */
@@ -227,19 +246,19 @@ DEF_DOT(q8_0, T_Q8_0)
 DEF_DOT(q4_0, T_Q4_0)
 DEF_DOT(q4_1, T_Q4_1)
 
-/* Same bytes as cpu_xquant_q8x4_ref: each block quantized by the AVX2 q8 quantizer (itself
+/* Same bytes as cpu_xquant_q16x4_ref: each block quantized by the AVX2 q16 quantizer (itself
  * byte-exact with the reference), then scattered into the group. */
-void cpu_xquant_q8x4_avx512(const float *x, void *dst, int64_t k) {
-    cpu_q8x4 *q = dst;
+void cpu_xquant_q16x4_avx512(const float *x, void *dst, int64_t k) {
+    cpu_q16x4 *q = dst;
     int64_t nb = k / 32;
     for (int64_t g = 0; g < (nb + 3) / 4; g++) {
-        cpu_q8x4 *o = q + g;
+        cpu_q16x4 *o = q + g;
         memset(o, 0, sizeof *o);
         for (int b = 0; b < 4 && 4 * g + b < nb; b++) {
-            cpu_q8 t;
-            cpu_xquant_q8_avx2(x + 32 * (4 * g + b), &t, 32);
-            memcpy(o->lo + 16 * b, t.qs, 16);
-            memcpy(o->hi + 16 * b, t.qs + 16, 16);
+            cpu_q16 t;
+            cpu_xquant_q16_avx2(x + 32 * (4 * g + b), &t, 32);
+            for (int r = 0; r < 4; r++)
+                memcpy(o->qs[r] + 8 * b, t.qs + 8 * r, 16);
             o->d[b] = t.d;
             o->s[b] = t.s;
         }
