@@ -5,8 +5,8 @@
 SmolLM2-135M-Instruct (Q4_1, llama):
 - logits of two token sequences (a >= 64-token English text tokenized by tools/ref/tokenizer.py,
   and a chat-formatted prompt) from `latte logits` in one batch, token by token and in
-  micro-batches, against tools/ref/forward.py: rel L2 < 4%, mean KL < 5e-3, arg-max >= 90%
-  (looser than the fixtures' bounds: 8-bit activations alone cost ~3% here, see SMOL_REL_L2);
+  micro-batches, against tools/ref/forward.py: rel L2 < 2%, mean KL < 1e-3, arg-max >= 95%
+  (the fixtures' bounds; see SMOL_REL_L2);
 - greedy continuations of 3 prompts: `latte run --temp 0` text, and teacher-forced arg-max of
   `latte logits`, against a numpy greedy loop cached in tests/data/real/smollm2_greedy.json
   (`--regenerate` rewrites it);
@@ -41,13 +41,12 @@ TEXT_A = ("The history of the printing press begins in the fifteenth century, wh
           "and the price of books fell so far that ordinary merchants could afford to own them. Scholars "
           "argue about how quickly reading spread, but nobody doubts that the change was profound.")
 TEXT_B = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
-# Tolerances for SmolLM2 (Q4_1 weights). The fixture tolerances (rel L2 2%, KL 1e-3, arg-max 95%)
-# hold for BF16 weights; here the engine may quantize activations to 8 bits for the Q4_1/Q8_0 dot
-# products, as ggml does. Measured on TEXT_A: the float64 reference with only its matmul inputs
-# rounded to 8-bit blocks of 32 differs from the exact reference by rel L2 2.9%, KL 3.4e-3,
-# arg-max 96.5%. So the bounds below allow that effect with some room, and nothing like a wrong
-# rope, norm or attention (those give rel L2 of tens of percent and wrong greedy tokens).
-SMOL_REL_L2, SMOL_KL, SMOL_ARGMAX = 0.04, 5e-3, 0.90
+# Tolerances for SmolLM2 (Q4_1 weights): the fixtures' (rel L2 2%, KL 1e-3, arg-max 95%). The
+# engine quantizes activations to 16-bit blocks of 32 for the Q4_1/Q8_0 dot products; measured on
+# TEXT_A that costs rel L2 ~3e-4, KL ~4e-7, arg-max 100%. (8-bit activations, as ggml uses, alone
+# cost rel L2 2.9%, KL 3.4e-3, arg-max 94-96.5%, and fail these bounds.) A wrong rope, norm or
+# attention gives rel L2 of tens of percent and wrong greedy tokens.
+SMOL_REL_L2, SMOL_KL, SMOL_ARGMAX = 0.02, 1e-3, 0.95
 GREEDY_PROMPTS = ["1, 2, 3, 4, 5,", "Water boils at a temperature of",
                   "The first president of the United States was"]
 N_GREEDY = 16

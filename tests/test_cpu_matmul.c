@@ -1,6 +1,7 @@
 /* test_cpu_matmul.c: the CPU matmul kernels and thread pool. For every weight type, on
  * random shapes (odd m, n = 1..9 and 64), checks (a) the scalar reference against the exact
- * product with dequantized weights, within the bound that 8-bit x quantization allows, and
+ * product with dequantized weights, within the bound that x quantization allows (16-bit x for
+ * the 32-element types: an 8-bit x would exceed it ~250-fold; 8-bit for K-quants), and
  * (b) cpu_matmul (SIMD, threaded, no pool) and cpu_matmul_rows against the reference to float
  * rounding. Also the pool (every thread runs once per job, also after sleeping) and errors. */
 #include <math.h>
@@ -103,8 +104,8 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
     size_t xs = cpu_matmul_xrow_bytes(xk, k);
     char *xq = malloc(xs * (size_t)n + 1);
     for (int64_t i = 0; i < n; i++) {
-        if (xk == CPU_XQ_Q8)
-            cpu_xquant_q8_ref(x + i * k, xq + i * xs, k);
+        if (xk == CPU_XQ_Q16)
+            cpu_xquant_q16_ref(x + i * k, xq + i * xs, k);
         else if (xk == CPU_XQ_Q8K)
             cpu_xquant_q8k_ref(x + i * k, xq + i * xs, k);
         else
@@ -119,6 +120,8 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
         for (int64_t j = 0; j < m && ok; j++) {
             double exact = 0, mag = 0, qbound = 0;
             uint32_t be = xk == CPU_XQ_Q8K ? 256 : 32;
+            /* x rounded to levels amax/127 (8-bit) or amax/32767 (16-bit): error <= half a step */
+            double qsteps = xk == CPU_XQ_Q8K ? 254.0 : 65534.0;
             for (int64_t b = 0; b < k; b += be) {
                 double amax = 0, wabs = 0;
                 for (int64_t kk = b; kk < b + be && kk < k; kk++) {
@@ -128,7 +131,7 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
                     wabs += fabs(wv);
                     amax = fmax(amax, fabs(xv));
                 }
-                qbound += wabs * amax / 254.0;
+                qbound += wabs * amax / qsteps;
             }
             double tol = (xk == CPU_XQ_F32 ? 0 : qbound * 1.01) + 2e-6 * mag + 1e-6;
             if (!(fabs(yr[i * ldy + j] - exact) <= tol)) {
@@ -292,7 +295,7 @@ static void test_dispatch(void) {
     static const uint32_t t512[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1};
     for (size_t i = 0; i < sizeof t512 / sizeof t512[0]; i++)
         if (cpu_matmul_dot(t512[i], 0) != cpu_dot_avx512(t512[i]) ||
-            cpu_matmul_dot_xkind(t512[i], 0) != CPU_XQ_Q8X4)
+            cpu_matmul_dot_xkind(t512[i], 0) != CPU_XQ_Q16X4)
             snprintf(why, sizeof why, "%s does not use its AVX-512 kernel",
                      quant_type_info_get(t512[i])->name);
     report(!why[0], "dispatch_avx512", why);
@@ -303,7 +306,7 @@ static void test_xquant(void) {
     enum { K = 1024, N = 8 };
     float *x = malloc(sizeof(float) * K);
     char name[64], why[128] = "";
-    for (int kind = CPU_XQ_Q8; kind <= CPU_XQ_Q8X4; kind++) {
+    for (int kind = CPU_XQ_Q16; kind <= CPU_XQ_Q16X4; kind++) {
         size_t xs = cpu_matmul_xrow_bytes(kind, K);
         char *a = malloc(xs), *b = malloc(xs);
         bool ok = true;
@@ -320,7 +323,7 @@ static void test_xquant(void) {
             }
         }
         snprintf(name, sizeof name, "xquant_%s",
-                 kind == CPU_XQ_Q8 ? "q8" : kind == CPU_XQ_Q8K ? "q8k" : "q8x4");
+                 kind == CPU_XQ_Q16 ? "q16" : kind == CPU_XQ_Q8K ? "q8k" : "q16x4");
         report(ok, name, why);
         free(a);
         free(b);
