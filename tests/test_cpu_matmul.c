@@ -1,7 +1,7 @@
 /* test_cpu_matmul.c: the CPU matmul kernels and thread pool. For every weight type, on
  * random shapes (odd m, n = 1..9 and 64), checks (a) the scalar reference against the exact
- * product with dequantized weights, within the bound that x quantization allows (16-bit x for
- * the 32-element types: an 8-bit x would exceed it ~250-fold; 8-bit for K-quants), and
+ * product with dequantized weights, within the bound that 16-bit x quantization allows (8-bit x
+ * would exceed it ~250-fold), and
  * (b) cpu_matmul (SIMD, threaded, no pool) and cpu_matmul_rows against the reference to float
  * rounding. Also the pool (every thread runs once per job, also after sleeping) and errors. */
 #include <math.h>
@@ -106,8 +106,8 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
     for (int64_t i = 0; i < n; i++) {
         if (xk == CPU_XQ_Q16)
             cpu_xquant_q16_ref(x + i * k, xq + i * xs, k);
-        else if (xk == CPU_XQ_Q8K)
-            cpu_xquant_q8k_ref(x + i * k, xq + i * xs, k);
+        else if (xk == CPU_XQ_Q16K)
+            cpu_xquant_q16k_ref(x + i * k, xq + i * xs, k);
         else
             memcpy(xq + i * xs, x + i * k, xs);
     }
@@ -119,9 +119,10 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
     for (int64_t i = 0; i < n && ok; i++) {
         for (int64_t j = 0; j < m && ok; j++) {
             double exact = 0, mag = 0, qbound = 0;
-            uint32_t be = xk == CPU_XQ_Q8K ? 256 : 32;
-            /* x rounded to levels amax/127 (8-bit) or amax/32767 (16-bit): error <= half a step */
-            double qsteps = xk == CPU_XQ_Q8K ? 254.0 : 65534.0;
+            uint32_t be = xk == CPU_XQ_Q16K ? 256 : 32;
+            /* x rounded to levels amax/32767 (16-bit): error <= half a step (8-bit x would
+             * exceed this ~250-fold) */
+            double qsteps = 65534.0;
             for (int64_t b = 0; b < k; b += be) {
                 double amax = 0, wabs = 0;
                 for (int64_t kk = b; kk < b + be && kk < k; kk++) {
@@ -219,6 +220,58 @@ static void test_types(cpu_pool *pool, const char *isa) {
                 }
             }
         report(ok, name, why);
+    }
+}
+
+/* Integer sums at their extremes (every |x| at 32767, every weight at its largest magnitude
+ * times the largest scale), where an int32 accumulator too few would wrap: SIMD against the
+ * reference, which sums K-quant super-blocks in int64. */
+static void test_extremes(const char *isa) {
+    static const uint32_t qt[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
+                                  QT_Q4_K, QT_Q5_K, QT_Q6_K};
+    enum { K = 512, N = 5, M = 3 };
+    for (size_t ti = 0; ti < sizeof qt / sizeof qt[0]; ti++) {
+        uint32_t t = qt[ti];
+        const quant_type_info *info = quant_type_info_get(t);
+        size_t rb = quant_row_bytes(t, K);
+        uint8_t *w = malloc(rb * M);
+        float x[N * K], yr[N * M], ys[N * M];
+        char name[64], why[160] = "";
+        for (int j = 0; j < M; j++) {
+            uint8_t *wr = w + (size_t)j * rb;
+            /* Q6_K: q = 0 (q - 32 = -32) with scale -128; others: all bits set (Q8_0: -128) */
+            memset(wr, t == QT_Q6_K ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
+            for (int64_t b = 0; b < K / info->block_elems; b++) {
+                uint8_t *bl = wr + (size_t)b * info->block_bytes;
+                if (t == QT_Q6_K) {
+                    memset(bl + 192, 0x80, 16);
+                    put_f16(bl + 208, 0.01f);
+                } else {
+                    put_f16(bl, 0.01f);
+                    if (t == QT_Q4_1 || t == QT_Q5_1 || t == QT_Q4_K || t == QT_Q5_K)
+                        put_f16(bl + 2, 0.005f);
+                }
+            }
+        }
+        for (int i = 0; i < N * K; i++)
+            x[i] = (i / K) % 2 ? -1.0f : 1.0f; /* rows alternate +1 / -1 */
+        int xk = cpu_matmul_xkind(t);
+        size_t xs = cpu_matmul_xrow_bytes(xk, K);
+        char *xq = malloc(xs * N);
+        for (int i = 0; i < N; i++)
+            (xk == CPU_XQ_Q16 ? cpu_xquant_q16_ref : cpu_xquant_q16k_ref)(x + i * K, xq + i * xs, K);
+        for (int j = 0; j < M; j++)
+            cpu_dot_ref(t)(K, w + (size_t)j * rb, xq, xs, N, yr + j, M);
+        bool ok = cpu_matmul(NULL, t, w, rb, M, K, x, N, ys, M) == 0;
+        for (int i = 0; i < N * M && ok; i++)
+            if (!(fabsf(ys[i] - yr[i]) <= 1e-5f * fabsf(yr[i]) + 1e-6f)) {
+                snprintf(why, sizeof why, "y[%d] = %g, reference %g", i, ys[i], yr[i]);
+                ok = false;
+            }
+        snprintf(name, sizeof name, "extremes_%s%s", info->name, isa);
+        report(ok, name, why);
+        free(xq);
+        free(w);
     }
 }
 
@@ -323,7 +376,7 @@ static void test_xquant(void) {
             }
         }
         snprintf(name, sizeof name, "xquant_%s",
-                 kind == CPU_XQ_Q16 ? "q16" : kind == CPU_XQ_Q8K ? "q8k" : "q16x4");
+                 kind == CPU_XQ_Q16 ? "q16" : kind == CPU_XQ_Q16K ? "q16k" : "q16x4");
         report(ok, name, why);
         free(a);
         free(b);
@@ -338,9 +391,11 @@ int main(void) {
     test_pool();
     test_errors(pool);
     test_types(pool, "");
+    test_extremes("");
     /* the AVX2 kernels again where the CPU would pick AVX-512 ones */
     int old = cpu_matmul_cap_isa(CPU_ISA_AVX2);
     test_types(pool, "_avx2");
+    test_extremes("_avx2");
     cpu_matmul_cap_isa(old);
     cpu_pool_free(pool);
     return n_fail ? 1 : 0;

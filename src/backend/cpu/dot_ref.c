@@ -1,8 +1,8 @@
 /* dot_ref.c: scalar reference kernels for cpu_matmul, always compiled and always correct.
- * Quantized weights are dotted with x quantized to q16 / q8_K blocks exactly as the SIMD
+ * Quantized weights are dotted with x quantized to q16 / q16_K blocks exactly as the SIMD
  * kernels do it (same rounding: nearest-even), so SIMD and reference agree to float
- * rounding (the integer block sums are exact and equal: 32 products of |x| <= 32767 and
- * |w| <= 128 stay below 2^31); f32/f16/bf16 weights are dotted with x in f32. Block
+ * rounding (the integer sums are exact: 32 products of |x| <= 32767 and |w| <= 128 stay
+ * below 2^31 per block; K-quant super-blocks are summed in int64 here); f32/f16/bf16 weights are dotted with x in f32. Block
  * layouts are ggml's. */
 #include "backend/cpu/matmul.h"
 
@@ -55,21 +55,22 @@ void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k) {
     }
 }
 
-void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k) {
-    cpu_q8k *q = dst;
+void cpu_xquant_q16k_ref(const float *x, void *dst, int64_t k) {
+    cpu_q16k *q = dst;
     for (int64_t b = 0; b < k / 256; b++, x += 256) {
         float amax = 0;
         for (int i = 0; i < 256; i++)
             amax = fmaxf(amax, fabsf(x[i]));
-        float d = amax / 127.0f, id = d != 0 ? 127.0f / amax : 0;
-        for (int g = 0; g < 16; g++) {
+        float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
+        for (int g = 0; g < 8; g++) {
             int sum = 0;
-            for (int i = 16 * g; i < 16 * g + 16; i++) {
-                int v = (int)nearbyintf(x[i] * id);
-                q[b].qs[i] = (int8_t)v;
+            for (int i = 32 * g; i < 32 * g + 32; i++) {
+                float r = nearbyintf(x[i] * id);
+                int v = r > 32767 ? 32767 : r < -32768 ? -32768 : (int)r;
+                q[b].qs[i] = (int16_t)v;
                 sum += v;
             }
-            q[b].bsums[g] = (int16_t)sum;
+            q[b].bsums[g] = sum;
         }
         q[b].d = d;
     }
@@ -198,19 +199,20 @@ static void kq_scale_min(int j, const uint8_t *q, int *sc, int *mn) {
 }
 
 /* Q4_K: {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}; sub-block j of 32 uses nibbles of
- * qs[32*(j/2) ..] (low for even j, high for odd); value d*sc_j*q - dmin*m_j */
-static float row_q4_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
+ * qs[32*(j/2) ..] (low for even j, high for odd); value d*sc_j*q - dmin*m_j. A super-block's
+ * integer sum can pass 2^31 (256 * 63 * 31 * 32767), so it is summed in int64. */
+static float row_q4_k(int64_t k, const uint8_t *w, const cpu_q16k *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 256; b++, w += 144) {
         const uint8_t *qs = w + 16;
-        int sumi = 0, summ = 0;
+        int64_t sumi = 0, summ = 0;
         for (int j = 0; j < 8; j++) {
             int sc, mn, si = 0, shift = (j & 1) * 4;
             kq_scale_min(j, w + 4, &sc, &mn);
             for (int i = 0; i < 32; i++)
                 si += ((qs[32 * (j / 2) + i] >> shift) & 15) * x[b].qs[32 * j + i];
-            sumi += sc * si;
-            summ += mn * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+            sumi += (int64_t)sc * si;
+            summ += (int64_t)mn * x[b].bsums[j];
         }
         s += x[b].d * (ref_f16(w) * (float)sumi - ref_f16(w + 2) * (float)summ);
     }
@@ -219,11 +221,11 @@ static float row_q4_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
 
 /* Q5_K: {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}; as Q4_K plus fifth bit j of
  * qh[i] for element i of sub-block j */
-static float row_q5_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
+static float row_q5_k(int64_t k, const uint8_t *w, const cpu_q16k *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 256; b++, w += 176) {
         const uint8_t *qh = w + 16, *qs = w + 48;
-        int sumi = 0, summ = 0;
+        int64_t sumi = 0, summ = 0;
         for (int j = 0; j < 8; j++) {
             int sc, mn, si = 0, shift = (j & 1) * 4;
             kq_scale_min(j, w + 4, &sc, &mn);
@@ -231,8 +233,8 @@ static float row_q5_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
                 int q = ((qs[32 * (j / 2) + i] >> shift) & 15) | ((qh[i] >> j) & 1) << 4;
                 si += q * x[b].qs[32 * j + i];
             }
-            sumi += sc * si;
-            summ += mn * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+            sumi += (int64_t)sc * si;
+            summ += (int64_t)mn * x[b].bsums[j];
         }
         s += x[b].d * (ref_f16(w) * (float)sumi - ref_f16(w + 2) * (float)summ);
     }
@@ -242,11 +244,11 @@ static float row_q5_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
 /* Q6_K: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}; value d*sc*(q - 32), q 6-bit: in each
  * half of 128, element 32*g + l (g = 0..3) takes nibble g/2 of ql[l + 32*(g&1)] and bits
  * 2g..2g+1 of qh[l]; sub-block of 16 elements i has scale scales[i] */
-static float row_q6_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
+static float row_q6_k(int64_t k, const uint8_t *w, const cpu_q16k *x) {
     float s = 0;
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
         const int8_t *sc = (const int8_t *)(w + 192);
-        int sumi = 0;
+        int64_t sumi = 0;
         for (int half = 0; half < 2; half++) {
             const uint8_t *ql = w + 64 * half, *qh = w + 128 + 32 * half;
             for (int g = 0; g < 4; g++) {
@@ -255,9 +257,9 @@ static float row_q6_k(int64_t k, const uint8_t *w, const cpu_q8k *x) {
                     for (int l = 16 * h; l < 16 * h + 16; l++) {
                         int q = ((ql[l + 32 * (g & 1)] >> (4 * (g >> 1))) & 15) |
                                 ((qh[l] >> (2 * g)) & 3) << 4;
-                        si += q * x[b].qs[128 * half + 32 * g + l];
+                        si += (q - 32) * x[b].qs[128 * half + 32 * g + l];
                     }
-                    sumi += sc[e0 / 16] * (si - 32 * x[b].bsums[e0 / 16]);
+                    sumi += (int64_t)sc[e0 / 16] * si;
                 }
             }
         }
@@ -283,9 +285,9 @@ REF_KERNEL(q4_0, cpu_q16)
 REF_KERNEL(q4_1, cpu_q16)
 REF_KERNEL(q5_0, cpu_q16)
 REF_KERNEL(q5_1, cpu_q16)
-REF_KERNEL(q4_k, cpu_q8k)
-REF_KERNEL(q5_k, cpu_q8k)
-REF_KERNEL(q6_k, cpu_q8k)
+REF_KERNEL(q4_k, cpu_q16k)
+REF_KERNEL(q5_k, cpu_q16k)
+REF_KERNEL(q6_k, cpu_q16k)
 
 cpu_dot_fn cpu_dot_ref(uint32_t wtype) {
     switch (wtype) {

@@ -44,7 +44,7 @@ int cpu_matmul_xkind(uint32_t wtype) {
     switch (wtype) {
     case QT_F32: case QT_F16: case QT_BF16: return CPU_XQ_F32;
     case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q16;
-    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return CPU_XQ_Q8K;
+    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return CPU_XQ_Q16K;
     default: return -1;
     }
 }
@@ -53,7 +53,7 @@ size_t cpu_matmul_xrow_bytes(int xkind, int64_t k) {
     switch (xkind) {
     case CPU_XQ_F32: return (size_t)k * sizeof(float);
     case CPU_XQ_Q16: return (size_t)(k / 32) * sizeof(cpu_q16);
-    case CPU_XQ_Q8K: return (size_t)(k / 256) * sizeof(cpu_q8k);
+    case CPU_XQ_Q16K: return (size_t)(k / 256) * sizeof(cpu_q16k);
     case CPU_XQ_Q16X4: return (size_t)((k / 32 + 3) / 4) * sizeof(cpu_q16x4);
     default: return 0;
     }
@@ -81,8 +81,8 @@ cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref) {
     force_ref |= mm_cap < CPU_ISA_AVX2;
     if (xkind == CPU_XQ_Q16)
         return !force_ref && mm_have_avx2 ? cpu_xquant_q16_avx2 : cpu_xquant_q16_ref;
-    if (xkind == CPU_XQ_Q8K)
-        return !force_ref && mm_have_avx2 ? cpu_xquant_q8k_avx2 : cpu_xquant_q8k_ref;
+    if (xkind == CPU_XQ_Q16K)
+        return !force_ref && mm_have_avx2 ? cpu_xquant_q16k_avx2 : cpu_xquant_q16k_ref;
     return NULL;
 }
 

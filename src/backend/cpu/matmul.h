@@ -1,8 +1,8 @@
 /* matmul.h: weights (any supported block type) times f32 activations on the CPU.
  * y[i*ldy + j] = sum_kk x[i*k + kk] * W[j][kk] for i < n, j < m. Quantized weights are
- * multiplied with x quantized once per call to 16-bit blocks of 32 (q16; int16 products,
- * exact in int32 per block) for the 32-element types and to 8-bit super-blocks (q8_K) for
- * the K-quants, using integer dot products; f32/f16/bf16 weights use float FMA on x as is.
+ * multiplied with x quantized once per call to 16-bit blocks (q16: 32 elements for the
+ * 32-element types, q16_K: 256 for K-quants) using exact integer dot products (int16
+ * products summed in int32, converted to float per block or super-block); f32/f16/bf16 weights use float FMA on x as is.
  * (8-bit x costs ~3% relative L2 on real model logits; 16-bit x ~0.01%.)
  * The second half of this header is the kernel table shared by matmul.c, dot_ref.c and the
  * per-ISA files; callers outside src/backend/cpu/ use only the first half. */
@@ -45,12 +45,13 @@ typedef struct cpu_q16 {
     int16_t qs[32];
 } cpu_q16;
 
-/* x quantized to 256-element super-blocks; bsums[i] = sum of qs[16i .. 16i+15]. */
-typedef struct cpu_q8k {
+/* x quantized to 256-element super-blocks of int16 (d = amax / 32767 as for q16);
+ * bsums[i] = sum of qs[32i .. 32i+31], for the mins of Q4_K / Q5_K. */
+typedef struct cpu_q16k {
     float d;
-    int16_t bsums[16];
-    int8_t qs[256];
-} cpu_q8k;
+    int32_t bsums[8];
+    int16_t qs[256];
+} cpu_q16k;
 
 /* x as four q16 blocks per group for the AVX-512 kernels of the 32-element types: qs[r]
  * holds elements 8r .. 8r+7 of block b at [8b, 8b + 8) (block b in 128-bit lane b of four
@@ -62,7 +63,7 @@ typedef struct cpu_q16x4 {
     float s[4];
 } cpu_q16x4;
 
-enum { CPU_XQ_F32 = 0, CPU_XQ_Q16 = 1, CPU_XQ_Q8K = 2, CPU_XQ_Q16X4 = 3 };
+enum { CPU_XQ_F32 = 0, CPU_XQ_Q16 = 1, CPU_XQ_Q16K = 2, CPU_XQ_Q16X4 = 3 };
 
 /* One weight row w (k elements) against nx (1..CPU_MM_NX) x rows, the c-th at
  * (char *)x + c*xstride in the layout the type asks for; writes y[c*ldy]. */
@@ -76,7 +77,7 @@ typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 /* Scalar references, always available (dot_ref.c). NULL for an unsupported type. */
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
 void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k);
-void cpu_xquant_q8k_ref(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16k_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k);
 /* AVX2+FMA+F16C kernels (avx2/); NULL where that type has none. cpu_dot_avx2 covers all
  * types; the _f (f32/f16/bf16) and _k (K-quants) parts live in their own files. */
@@ -84,7 +85,7 @@ cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
 void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k);
-void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k);
+void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k);
 /* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q16x4; NULL where that type has none. */
 cpu_dot_fn cpu_dot_avx512(uint32_t wtype);
 cpu_dot4w_fn cpu_dot4w_avx512(uint32_t wtype);

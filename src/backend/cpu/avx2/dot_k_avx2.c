@@ -1,8 +1,9 @@
-/* dot_k_avx2.c: AVX2 kernels for the K-quants (Q4_K, Q5_K, Q6_K) against x in cpu_q8k
- * super-blocks. Per super-block the 6/8-bit sub-block scales are unpacked once, the quants
- * of each 64 elements once, and reused for up to KX x rows (larger nx is done in groups):
- * integer sums per sub-block times the scale stay in int32 across the super-block, which the
- * ranges allow (|sum| < 2^29), and are scaled by d * dx in float at its end. */
+/* dot_k_avx2.c: AVX2 kernels for the K-quants (Q4_K, Q5_K, Q6_K) against x in cpu_q16k
+ * super-blocks (int16). Per super-block the 6/8-bit sub-block scales are unpacked once, the
+ * quants of each 64 elements once, widened to int16 and premultiplied by their scale, and
+ * reused for up to KX x rows (larger nx is done in groups): int16 pair products (madd) stay
+ * exact in int32 lanes across a super-block (Q6_K: half of one; bounds at the kernels) and
+ * are scaled by d * dx in float at its end. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -37,7 +38,9 @@ AI void scale_mins(const uint8_t *q, int16_t *sc, int16_t *mn) {
     }
 }
 
-/* Q4_K and Q5_K (Q5 = has fifth bits) for NX <= KX x rows */
+/* Q4_K and Q5_K (Q5 = has fifth bits) for NX <= KX x rows. Quants are widened to int16 and
+ * multiplied by their sub-block scale (q*sc <= 31*63, exact in int16); each int32 lane then
+ * takes 32 products of a super-block, |sum| <= 32 * 1953 * 32767 < 2^31. */
 AI void kern45(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
                int64_t ldy) {
     const int bb = T == T_Q4_K ? 144 : 176;
@@ -62,22 +65,26 @@ AI void kern45(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t
                          _mm256_and_si256(_mm256_srli_epi16(hb, 2 * jj + 1), one), 4));
             }
             __m256i slo = _mm256_set1_epi16(sc[2 * jj]), shi = _mm256_set1_epi16(sc[2 * jj + 1]);
+            __m256i w0 = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(lo)), slo);
+            __m256i w1 = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(lo, 1)), slo);
+            __m256i w2 = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(hi)), shi);
+            __m256i w3 = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(hi, 1)), shi);
             _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
-                const cpu_q8k *xb = (const cpu_q8k *)(x + c * xs) + b;
-                __m256i xl = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * jj));
-                __m256i xh = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * jj + 32));
-                __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), slo);
-                __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), shi);
-                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(pl, ph));
+                const int16_t *xq = ((const cpu_q16k *)(x + c * xs) + b)->qs + 64 * jj;
+                __m256i p0 = _mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)xq));
+                __m256i p1 = _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(xq + 16)));
+                __m256i p2 = _mm256_madd_epi16(w2, _mm256_loadu_si256((const __m256i *)(xq + 32)));
+                __m256i p3 = _mm256_madd_epi16(w3, _mm256_loadu_si256((const __m256i *)(xq + 48)));
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_add_epi32(p0, p1),
+                                                                     _mm256_add_epi32(p2, p3)));
             }
         }
-        /* mins pairwise [m0 m0 m1 m1 ...] against the 16-element sums */
+        /* mins against the 32-element sums: |m * bsum| <= 63 * 32 * 32767 */
         __m256i mv = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)mn));
-        mv = _mm256_or_si256(mv, _mm256_slli_epi32(mv, 16));
         float d = f16at(w), dmin = f16at(w + 2);
         _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
-            const cpu_q8k *xb = (const cpu_q8k *)(x + c * xs) + b;
-            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
+            const cpu_q16k *xb = (const cpu_q16k *)(x + c * xs) + b;
+            __m256i ms = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
             __m256 dx = _mm256_broadcast_ss(&xb->d);
             acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[c]),
                                      _mm256_mul_ps(dx, _mm256_set1_ps(d)), acc[c]);
@@ -88,22 +95,18 @@ AI void kern45(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t
     _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) y[c * ldy] = hsum8k(acc[c]);
 }
 
-/* Q6_K for NX <= KX x rows */
+/* Q6_K for NX <= KX x rows. (q - 32) * sc (|.| <= 32 * 128) is exact in int16; an int32 lane
+ * takes the 16 products of one half super-block, |sum| <= 16 * 4096 * 32767 < 2^31, and is
+ * converted to float per half. */
 AI void kern6(int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y,
               int64_t ldy) {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    const __m256i o32 = _mm256_set1_epi16(32);
     __m256 acc[KX];
     _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
         const int8_t *scp = (const int8_t *)(w + 192);
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scp));
-        __m256i sumi[KX];
-        _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
-            /* the -32 offset: sum_i sc_i * 32 * bsum_i */
-            const cpu_q8k *xb = (const cpu_q8k *)(x + c * xs) + b;
-            __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), sc16);
-            sumi[c] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
-        }
+        float d = f16at(w + 208);
         _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++) {
             const uint8_t *ql = w + 64 * half, *qh = w + 128 + 32 * half;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -118,22 +121,26 @@ AI void kern6(int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, flo
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
             g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            __m256i sumi[KX];
+            _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) sumi[c] = _mm256_setzero_si256();
             _Pragma("GCC unroll 4") for (int gi = 0; gi < 4; gi++) {
                 int a = 8 * half + 2 * gi;
-                __m256i sv = _mm256_set_m128i(_mm_set1_epi16(scp[a + 1]), _mm_set1_epi16(scp[a]));
+                __m256i wl = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(g[gi])), o32);
+                __m256i wh = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(g[gi], 1)), o32);
+                wl = _mm256_mullo_epi16(wl, _mm256_set1_epi16(scp[a]));
+                wh = _mm256_mullo_epi16(wh, _mm256_set1_epi16(scp[a + 1]));
                 _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
-                    const cpu_q8k *xb = (const cpu_q8k *)(x + c * xs) + b;
-                    __m256i xq = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * half + 32 * gi));
-                    sumi[c] = _mm256_add_epi32(sumi[c],
-                                               _mm256_madd_epi16(_mm256_maddubs_epi16(g[gi], xq), sv));
+                    const int16_t *xq = ((const cpu_q16k *)(x + c * xs) + b)->qs + 128 * half + 32 * gi;
+                    __m256i pl = _mm256_madd_epi16(wl, _mm256_loadu_si256((const __m256i *)xq));
+                    __m256i ph = _mm256_madd_epi16(wh, _mm256_loadu_si256((const __m256i *)(xq + 16)));
+                    sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(pl, ph));
                 }
             }
-        }
-        float d = f16at(w + 208);
-        _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
-            const cpu_q8k *xb = (const cpu_q8k *)(x + c * xs) + b;
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[c]),
-                                     _mm256_set1_ps(d * xb->d), acc[c]);
+            _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
+                const cpu_q16k *xb = (const cpu_q16k *)(x + c * xs) + b;
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[c]),
+                                         _mm256_set1_ps(d * xb->d), acc[c]);
+            }
         }
     }
     _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) y[c * ldy] = hsum8k(acc[c]);

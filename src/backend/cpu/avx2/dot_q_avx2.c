@@ -1,5 +1,5 @@
 /* dot_q_avx2.c: AVX2 kernels for the 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)
- * against x in cpu_q16 blocks, the AVX2 x quantizers (q16, q8_K), and the AVX2 kernel lookup.
+ * against x in cpu_q16 blocks, the AVX2 x quantizers (q16, q16_K), and the AVX2 kernel lookup.
  * A weight block is unpacked once to 32 int16 (two ymm) and reused for up to QX x rows;
  * products are int16 pairs (madd) summed to int32, exact (|w| <= 128, |x| <= 32767: a block's
  * sum stays below 2^31), scaled per block in float. With one or two
@@ -203,8 +203,8 @@ AI int hsum8i(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k) {
-    cpu_q8k *q = dst;
+void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k) {
+    cpu_q16k *q = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < k / 256; b++, x += 256) {
         __m256 mx = _mm256_setzero_ps();
@@ -214,20 +214,20 @@ void cpu_xquant_q8k_avx2(const float *x, void *dst, int64_t k) {
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float amax = _mm_cvtss_f32(m4);
-        float d = amax / 127.0f, id = d != 0 ? 127.0f / amax : 0;
+        float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
         __m256 idv = _mm256_set1_ps(id);
-        for (int g = 0; g < 8; g++) { /* 32 elements: qs and two 16-element sums */
+        for (int g = 0; g < 8; g++) { /* 32 elements: qs and their sum */
             __m256i iv[4];
             for (int i = 0; i < 4; i++)
                 iv[i] = _mm256_cvtps_epi32(_mm256_round_ps(
                     _mm256_mul_ps(_mm256_loadu_ps(x + 32 * g + 8 * i), idv),
                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-            __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]),
-                                            _mm256_packs_epi32(iv[2], iv[3]));
-            p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            _mm256_storeu_si256((__m256i *)(q[b].qs + 32 * g), p8);
-            q[b].bsums[2 * g] = (int16_t)hsum8i(_mm256_add_epi32(iv[0], iv[1]));
-            q[b].bsums[2 * g + 1] = (int16_t)hsum8i(_mm256_add_epi32(iv[2], iv[3]));
+            __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[0], iv[1]), 0xd8);
+            __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[2], iv[3]), 0xd8);
+            _mm256_storeu_si256((__m256i *)(q[b].qs + 32 * g), p0);
+            _mm256_storeu_si256((__m256i *)(q[b].qs + 32 * g + 16), p1);
+            q[b].bsums[g] = hsum8i(_mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]),
+                                                    _mm256_add_epi32(iv[2], iv[3])));
         }
         q[b].d = d;
     }
