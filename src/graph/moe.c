@@ -72,11 +72,12 @@ void graph_route(const model_hparams *hp, const float *logits, const float *bias
             if (hp->expert_weights_norm) w[k] /= sum;
             w[k] *= hp->expert_weights_scale;
         }
-        /* smart expert reduction: beyond the best ser_kmin, drop experts whose weight is
-         * under ser_thresh times the best one (a dropped slot has id -1) */
+        /* smart expert reduction: beyond the best ser_kmin, drop experts whose selection score
+         * is under ser_thresh times the best one (a dropped slot has id -1); slot 0 holds the
+         * best selection score, not necessarily the best weight when there is a bias */
         if (ser_kmin > 0)
             for (int k = ser_kmin; k < K; k++)
-                if (w[k] < ser_thresh * w[0]) id[k] = -1, w[k] = 0;
+                if (sel[id[k]] < ser_thresh * sel[id[0]]) id[k] = -1, w[k] = 0;
     }
 }
 
