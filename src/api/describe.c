@@ -53,7 +53,7 @@ void latte_model_describe(const latte_model *m, FILE *out) {
             gf->version, (unsigned long long)gf->file_size, (unsigned long long)gf->n_tensors,
             (unsigned long long)gf->n_kv);
     if (m->hparams_ok) describe_hparams(m, out);
-    else fprintf(out, "architecture:     (no usable hyper-parameters)\n");
+    else fprintf(out, "architecture:     (no usable hyper-parameters: %s)\n", m->hparams_err);
     if (m->vocab)
         fprintf(out, "tokenizer:        %d tokens, pre-tokenizer %s, bos %d, eos %d\n", tok_n_vocab(m->vocab),
                 tok_pre_name(m->vocab), tok_bos(m->vocab), tok_eos(m->vocab));

@@ -17,6 +17,7 @@ struct latte_model {
     gguf_file *gf;
     bool vocab_only;
     bool hparams_ok;        /* vocab-only files may lack hyper-parameters */
+    char hparams_err[512];  /* why not, when !hparams_ok */
     model_hparams hp;
     model_weights w;
     tok_vocab *vocab;       /* NULL when the file has no tokenizer */

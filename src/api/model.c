@@ -1,6 +1,7 @@
 /* model.c: loading a model (latte_model_load) and describing it (latte_model_describe).
  * Load order: map and validate the file, read hyper-parameters, the vocabulary, then
  * (unless vocab_only) check that all tensor data is present and bind the weights. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
     latte_err herr = {0};
     rc = hparams_load(&m->hp, m->gf, &herr);
     m->hparams_ok = rc == 0;
+    if (rc) snprintf(m->hparams_err, sizeof m->hparams_err, "%s", herr.msg);
     if (m->hparams_ok && m->hp.n_vocab == 0) { /* vocab_size is optional: the embedding's rows */
         const gguf_tensor *te = gguf_find_tensor(m->gf, "token_embd.weight");
         if (te && te->n_dims == 2 && te->ne[1] < (1 << 24)) m->hp.n_vocab = (int)te->ne[1];

@@ -112,8 +112,11 @@ static int read_deepseek2(const reader *r, model_hparams *hp) {
     if ((rc = opt_int(r, "attention.value_length_mla", 1, 1 << 16, &vl))) return rc;
     hp->n_embd_head_k = kl;
     hp->n_embd_head_v = vl;
-    if (hp->n_rot_mla % 2 || kl <= hp->n_rot_mla)
-        return err_set(r->err, LATTE_E_FORMAT, "key length %d must exceed the even rope dimension %d", kl,
+    if (hp->n_rot_mla % 2)
+        return err_set(r->err, LATTE_E_FORMAT, "metadata %s.rope.dimension_count = %d must be even", r->arch,
+                       hp->n_rot_mla);
+    if (kl <= hp->n_rot_mla)
+        return err_set(r->err, LATTE_E_FORMAT, "key length %d must exceed %s.rope.dimension_count = %d", kl, r->arch,
                        hp->n_rot_mla);
     hp->d_nope = kl - hp->n_rot_mla;
     hp->d_v = vl;
@@ -177,7 +180,8 @@ int hparams_load(model_hparams *hp, const gguf_file *gf, latte_err *err) {
     hp->rms_eps = 1e-5f;
     if ((rc = opt_f32(&r, "attention.layer_norm_rms_epsilon", &hp->rms_eps))) return rc;
     if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))
-        return err_set(err, LATTE_E_FORMAT, "rms epsilon %g is out of range", hp->rms_eps);
+        return err_set(err, LATTE_E_FORMAT, "metadata %s.attention.layer_norm_rms_epsilon = %g is out of range (0, 1)",
+                       r.arch, hp->rms_eps);
     hp->n_embd_head_k = hp->n_embd / hp->n_head;
     hp->n_embd_head_v = hp->n_embd_head_k;
     if ((rc = opt_int(&r, "attention.key_length", 1, 1 << 16, &hp->n_embd_head_k))) return rc;
@@ -186,6 +190,7 @@ int hparams_load(model_hparams *hp, const gguf_file *gf, latte_err *err) {
     hp->rope.n_rot = hp->n_embd_head_k;
     if ((rc = opt_int(&r, "rope.dimension_count", 2, hp->n_embd_head_k, &hp->rope.n_rot))) return rc;
     if (hp->arch == ARCH_DEEPSEEK2 && (rc = read_deepseek2(&r, hp))) return rc;
-    if (hp->rope.n_rot % 2) return err_set(err, LATTE_E_FORMAT, "rope dimension %d is odd", hp->rope.n_rot);
+    if (hp->rope.n_rot % 2)
+        return err_set(err, LATTE_E_FORMAT, "metadata %s.rope.dimension_count = %d must be even", r.arch, hp->rope.n_rot);
     return 0;
 }
