@@ -2,9 +2,12 @@
  * else the scalar references; the AVX-512 ones take x in their own layout, cpu_q16x4),
  * quantizes x once per call into the pool's scratch (in parallel when n is large), then splits
  * the weight rows (or, for few rows and many x rows, the x rows) over the pool. Each thread
- * walks its x rows in chunks that stay in L2 and, per weight row, calls the dot kernel on up
- * to CPU_MM_NX x rows so each weight block is loaded and unpacked once per CPU_MM_NX
- * products; a single x row goes four weight rows per call where a four-row kernel exists. */
+ * walks its x rows in chunks that stay in L2 and its weight rows in tiles of MM_JTILE; per
+ * weight row it calls the dot kernel on up to CPU_MM_NX x rows so each weight block is
+ * loaded and unpacked once per CPU_MM_NX products, and those x rows (16-bit: twice the bytes
+ * of 8-bit) are reused from L1 across the tile instead of refetched from L2 per weight row
+ * (-30% time at n = 512, k = 1536); a single x row goes four weight rows per call where a
+ * four-row kernel exists. */
 #include "backend/cpu/matmul.h"
 
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include "quant/quant.h"
 
 #define MM_XCHUNK_BYTES (192 * 1024) /* quantized x kept hot in L2 per chunk */
+#define MM_JTILE 16 /* weight rows per tile: each CPU_MM_NX x rows serve a tile from L1 */
 
 static int mm_have_avx2, mm_have_avx512, mm_cap = CPU_ISA_AVX512;
 static pthread_once_t mm_once = PTHREAD_ONCE_INIT;
@@ -117,11 +121,13 @@ static void mm_range(cpu_dot_fn dot, cpu_dot4w_fn dot4, const char *w, size_t ws
         chunk = CPU_MM_NX;
     for (int64_t ib = i0; ib < i1; ib += chunk) {
         int64_t ie = ib + chunk < i1 ? ib + chunk : i1;
-        for (int64_t j = j0; j < j1; j++) {
-            const char *wr = w + (size_t)j * wstride;
+        for (int64_t jt = j0; jt < j1; jt += MM_JTILE) {
+            int64_t je = jt + MM_JTILE < j1 ? jt + MM_JTILE : j1;
             for (int64_t i = ib; i < ie; i += CPU_MM_NX) {
                 int nx = ie - i < CPU_MM_NX ? (int)(ie - i) : CPU_MM_NX;
-                dot(k, wr, xq + (size_t)i * xstride, xstride, nx, y + i * ldy + j, ldy);
+                for (int64_t j = jt; j < je; j++)
+                    dot(k, w + (size_t)j * wstride, xq + (size_t)i * xstride, xstride, nx,
+                        y + i * ldy + j, ldy);
             }
         }
     }
