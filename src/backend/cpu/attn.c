@@ -65,66 +65,119 @@ static void split_item(const split *s, int item, int *i, int *h0, int *h1) {
     *h1 = (int)((long)s->n_head * (c + 1) / s->chunks);
 }
 
-/* ---- standard attention ---- */
+/* ---- standard attention ----
+ * Work item = (kv head, block of STD_QB query tokens): every query head of the group and
+ * every token of the block walk the keys together, so each K/V row is converted to f32
+ * once per item, not once per (token, head). Without -fa a full score row is kept per
+ * (token, head) and normalised before the value pass; with -fa one pass keeps an online
+ * softmax (running max, sum and rescaled accumulator). */
+
+#define STD_QB 8 /* query tokens per work item */
+#define STD_KT 32 /* keys converted at once */
 
 typedef struct std_job {
     const attn_std_args *a;
     cpu_backend *cb;
-    split sp;
+    int n_qb;  /* query blocks */
+    int group; /* query heads per kv head */
+    int n_ctx_used;
 } std_job;
+
+/* converts rows [t0, t0+nt) of head hk's K or V into dst [nt][d] */
+static void std_tile(const void *cache, uint32_t type, size_t row, size_t head_off, int t0, int nt, int d,
+                     float *dst) {
+    for (int t = 0; t < nt; t++) {
+        const float *r = cpu_row_f32(type, (const char *)cache + (size_t)(t0 + t) * row + head_off, d, dst + (size_t)t * d);
+        if (r != dst + (size_t)t * d) memcpy(dst + (size_t)t * d, r, sizeof(float) * d);
+    }
+}
 
 static void std_worker(void *arg, int ith, int nth) {
     const std_job *j = arg;
     const attn_std_args *a = j->a;
-    float *scr = j->cb->scratch[ith];
-    int n_ctx_used = a->pos0 + a->n_tok;
-    float *scores = scr, *kbuf = scr + n_ctx_used, *vbuf = kbuf + a->d_k, *acc = vbuf + a->d_v;
+    int G = j->group, R = STD_QB * G; /* rows: (token, head in group) */
+    float *ktile = j->cb->scratch[ith], *vtile = ktile + STD_KT * a->d_k, *m = vtile + STD_KT * a->d_v,
+          *l = m + R, *scores = l + R; /* flash: scores[STD_KT]; explicit: scores[R][n_ctx_used] */
     size_t krow = quant_row_bytes(a->k_type, (int64_t)a->n_head_kv * a->d_k);
     size_t vrow = quant_row_bytes(a->v_type, (int64_t)a->n_head_kv * a->d_v);
-    size_t kh = quant_row_bytes(a->k_type, a->d_k), vh = quant_row_bytes(a->v_type, a->d_v);
-    int group = a->n_head / a->n_head_kv;
-    int items = j->sp.n_tok * j->sp.chunks;
-    for (int it = ith; it < items; it += nth) {
-        int i, h0, h1;
-        split_item(&j->sp, it, &i, &h0, &h1);
-        int n_t = a->pos0 + i + 1; /* causal: positions 0 .. pos0+i */
-        for (int h = h0; h < h1; h++) {
-            const float *q = a->q + ((size_t)i * a->n_head + h) * a->d_k;
-            int hk = h / group;
-            float *out = a->out + ((size_t)i * a->n_head + h) * a->d_v;
-            const char *kb = (const char *)a->k_cache + hk * kh, *vb = (const char *)a->v_cache + hk * vh;
-            if (!a->flash) {
-                for (int t = 0; t < n_t; t++)
-                    scores[t] = a->scale * dot(q, cpu_row_f32(a->k_type, kb + t * krow, a->d_k, kbuf), a->d_k);
-                softmax(scores, n_t);
-                memset(out, 0, sizeof(float) * a->d_v);
-                for (int t = 0; t < n_t; t++)
-                    axpy(out, scores[t], cpu_row_f32(a->v_type, vb + t * vrow, a->d_v, vbuf), a->d_v);
-            } else { /* online softmax, one pass over K and V */
-                float m = -INFINITY, l = 0.0f;
-                memset(acc, 0, sizeof(float) * a->d_v);
-                for (int t = 0; t < n_t; t++) {
-                    float s = a->scale * dot(q, cpu_row_f32(a->k_type, kb + t * krow, a->d_k, kbuf), a->d_k);
-                    if (s > m) {
-                        float c = expf(m - s);
-                        for (int d = 0; d < a->d_v; d++) acc[d] *= c;
-                        l *= c;
-                        m = s;
+    for (int it = ith; it < a->n_head_kv * j->n_qb; it += nth) {
+        int hk = it / j->n_qb, i0 = (it % j->n_qb) * STD_QB;
+        int ni = a->n_tok - i0 < STD_QB ? a->n_tok - i0 : STD_QB;
+        size_t koff = quant_row_bytes(a->k_type, (int64_t)hk * a->d_k), voff = quant_row_bytes(a->v_type, (int64_t)hk * a->d_v);
+        int n_t = a->pos0 + i0 + ni; /* keys seen by the last token of the block */
+#define ROW_Q(i, g) (a->q + ((size_t)(i0 + (i)) * a->n_head + hk * G + (g)) * a->d_k)
+#define ROW_O(i, g) (a->out + ((size_t)(i0 + (i)) * a->n_head + hk * G + (g)) * a->d_v)
+        for (int i = 0; i < ni; i++)
+            for (int g = 0; g < G; g++) {
+                memset(ROW_O(i, g), 0, sizeof(float) * a->d_v);
+                m[i * G + g] = -INFINITY, l[i * G + g] = 0.0f;
+            }
+        for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
+            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT;
+            std_tile(a->k_cache, a->k_type, krow, koff, t0, nt, a->d_k, ktile);
+            if (a->flash) std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
+            for (int i = 0; i < ni; i++) {
+                int lim = a->pos0 + i0 + i + 1 - t0; /* causal: keys t0 .. pos */
+                int nk = lim < nt ? lim : nt;
+                for (int g = 0; g < G && nk > 0; g++) {
+                    const float *q = ROW_Q(i, g);
+                    float *sr = a->flash ? scores : scores + (size_t)(i * G + g) * j->n_ctx_used + t0;
+                    float bm = -INFINITY;
+                    for (int t = 0; t < nk; t++) {
+                        sr[t] = a->scale * dot(q, ktile + (size_t)t * a->d_k, a->d_k);
+                        bm = sr[t] > bm ? sr[t] : bm;
                     }
-                    float p = expf(s - m);
-                    l += p;
-                    axpy(acc, p, cpu_row_f32(a->v_type, vb + t * vrow, a->d_v, vbuf), a->d_v);
+                    if (!a->flash) continue;
+                    float *o = ROW_O(i, g), *mm = &m[i * G + g], *ll = &l[i * G + g];
+                    if (bm > *mm) {
+                        float c = expf(*mm - bm);
+                        for (int d = 0; d < a->d_v; d++) o[d] *= c;
+                        *ll *= c;
+                        *mm = bm;
+                    }
+                    for (int t = 0; t < nk; t++) {
+                        float p = expf(sr[t] - *mm);
+                        *ll += p;
+                        axpy(o, p, vtile + (size_t)t * a->d_v, a->d_v);
+                    }
                 }
-                for (int d = 0; d < a->d_v; d++) out[d] = acc[d] / l;
             }
         }
+        if (a->flash) {
+            for (int i = 0; i < ni; i++)
+                for (int g = 0; g < G; g++) {
+                    float *o = ROW_O(i, g), inv = 1.0f / l[i * G + g];
+                    for (int d = 0; d < a->d_v; d++) o[d] *= inv;
+                }
+            continue;
+        }
+        /* explicit: normalise each score row, then one pass over V */
+        for (int i = 0; i < ni; i++)
+            for (int g = 0; g < G; g++) softmax(scores + (size_t)(i * G + g) * j->n_ctx_used, a->pos0 + i0 + i + 1);
+        for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
+            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT;
+            std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
+            for (int i = 0; i < ni; i++) {
+                int lim = a->pos0 + i0 + i + 1 - t0;
+                int nk = lim < nt ? lim : nt;
+                for (int g = 0; g < G; g++) {
+                    const float *p = scores + (size_t)(i * G + g) * j->n_ctx_used + t0;
+                    float *o = ROW_O(i, g);
+                    for (int t = 0; t < nk; t++) axpy(o, p[t], vtile + (size_t)t * a->d_v, a->d_v);
+                }
+            }
+        }
+#undef ROW_Q
+#undef ROW_O
     }
 }
 
 int cpu_attn_std(backend *b, const attn_std_args *a) {
     cpu_backend *cb = (cpu_backend *)b;
-    std_job j = {a, cb, split_make(a->n_tok, a->n_head, cb->n_threads)};
-    int rc = cpu_scratch_reserve(cb, (size_t)(a->pos0 + a->n_tok) + a->d_k + 2 * a->d_v);
+    std_job j = {a, cb, (a->n_tok + STD_QB - 1) / STD_QB, a->n_head / a->n_head_kv, a->pos0 + a->n_tok};
+    size_t R = (size_t)STD_QB * j.group;
+    size_t need = (size_t)STD_KT * (a->d_k + a->d_v) + 2 * R + (a->flash ? STD_KT : R * (size_t)j.n_ctx_used);
+    int rc = cpu_scratch_reserve(cb, need);
     if (rc) return rc;
     cpu_pool_run(cb->pool, std_worker, &j);
     return 0;
