@@ -5,7 +5,9 @@
  * best of several passes, as other processes may load the machine.
  * Build: make && cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/bench_matmul.c build/liblatte.a -lpcre2-8 -lutf8proc -ljansson -lm -lpthread -o build/bench_matmul
  * Run:   build/bench_matmul [threads] [avx2]   (default: all online cores; avx2 caps the
- *        kernels at AVX2 on an AVX-512 machine, to compare the two on one machine) */
+ *        kernels at AVX2 on an AVX-512 machine, to compare the two on one machine; pp runs
+ *        only the n = 512 shapes of the quantized types, skipping the bandwidth runs; a
+ *        third argument sets n) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,18 @@ int main(int argc, char **argv) {
         return 1;
     if (argc > 2 && strcmp(argv[2], "avx2") == 0)
         cpu_matmul_cap_isa(CPU_ISA_AVX2);
+    if (argc > 2 && strcmp(argv[2], "pp") == 0) {
+        static const uint32_t qt[] = {QT_Q4_1, QT_Q8_0, QT_Q4_0};
+        int64_t n = argc > 3 ? atoi(argv[3]) : 512;
+        for (int i = 0; i < 3; i++) {
+            bench(p, qt[i], 2048, 1536, n, 1);
+            bench(p, qt[i], 1536, 576, n, 1);
+            bench(p, qt[i], 576, 1536, n, 1);
+            bench(p, qt[i], 192, 576, n, 1);
+        }
+        cpu_pool_free(p);
+        return 0;
+    }
     double bw = read_bw(p), mc = memcpy_bw();
     printf("threads %d: read bandwidth %.2f GB/s (all threads), memcpy %.2f GB/s (1 thread)\n",
            cpu_pool_size(p), bw, mc);

@@ -193,7 +193,7 @@ static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_
 /* isa names the kernel set in the test names ("" for the best this CPU has) */
 static void test_types(cpu_pool *pool, const char *isa) {
     static const int64_t ms[] = {1, 7, 37};
-    static const int64_t ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 64};
+    static const int64_t ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 25, 31, 64}; /* >= 24: gemm */
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t t = types[ti];
         const quant_type_info *info = quant_type_info_get(t);
@@ -226,16 +226,17 @@ static void test_types(cpu_pool *pool, const char *isa) {
 /* Integer sums at their extremes (every |x| at 32767, every weight at its largest magnitude
  * times the largest scale), where an int32 accumulator too few would wrap: SIMD against the
  * reference, which sums K-quant super-blocks in int64. */
-static void test_extremes(const char *isa) {
+static void test_extremes(const char *isa, int N, int M) {
     static const uint32_t qt[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
                                   QT_Q4_K, QT_Q5_K, QT_Q6_K};
-    enum { K = 512, N = 5, M = 3 };
+    enum { K = 512 };
     for (size_t ti = 0; ti < sizeof qt / sizeof qt[0]; ti++) {
         uint32_t t = qt[ti];
         const quant_type_info *info = quant_type_info_get(t);
         size_t rb = quant_row_bytes(t, K);
         uint8_t *w = malloc(rb * M);
-        float x[N * K], yr[N * M], ys[N * M];
+        float *x = malloc(sizeof(float) * N * K), *yr = malloc(sizeof(float) * N * M);
+        float *ys = malloc(sizeof(float) * N * M);
         char name[64], why[160] = "";
         for (int j = 0; j < M; j++) {
             uint8_t *wr = w + (size_t)j * rb;
@@ -268,8 +269,11 @@ static void test_extremes(const char *isa) {
                 snprintf(why, sizeof why, "y[%d] = %g, reference %g", i, ys[i], yr[i]);
                 ok = false;
             }
-        snprintf(name, sizeof name, "extremes_%s%s", info->name, isa);
+        snprintf(name, sizeof name, "extremes_%s%s_n%d", info->name, isa, N);
         report(ok, name, why);
+        free(x);
+        free(yr);
+        free(ys);
         free(xq);
         free(w);
     }
@@ -348,7 +352,8 @@ static void test_dispatch(void) {
     static const uint32_t t512[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1};
     for (size_t i = 0; i < sizeof t512 / sizeof t512[0]; i++)
         if (cpu_matmul_dot(t512[i], 0) != cpu_dot_avx512(t512[i]) ||
-            cpu_matmul_dot_xkind(t512[i], 0) != CPU_XQ_Q16X4)
+            cpu_matmul_dot_xkind(t512[i], 0) != CPU_XQ_Q16X4 ||
+            cpu_matmul_gemm(t512[i], 0) != cpu_gemm_avx512(t512[i]) || !cpu_gemm_avx512(t512[i]))
             snprintf(why, sizeof why, "%s does not use its AVX-512 kernel",
                      quant_type_info_get(t512[i])->name);
     report(!why[0], "dispatch_avx512", why);
@@ -391,11 +396,12 @@ int main(void) {
     test_pool();
     test_errors(pool);
     test_types(pool, "");
-    test_extremes("");
+    test_extremes("", 5, 3);
+    test_extremes("", 29, 35); /* many x rows: the gemm kernels, two weight-row tiles */
     /* the AVX2 kernels again where the CPU would pick AVX-512 ones */
     int old = cpu_matmul_cap_isa(CPU_ISA_AVX2);
     test_types(pool, "_avx2");
-    test_extremes("_avx2");
+    test_extremes("_avx2", 5, 3);
     cpu_matmul_cap_isa(old);
     cpu_pool_free(pool);
     return n_fail ? 1 : 0;

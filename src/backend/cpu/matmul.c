@@ -7,7 +7,9 @@
  * loaded and unpacked once per CPU_MM_NX products, and those x rows (16-bit: twice the bytes
  * of 8-bit) are reused from L1 across the tile instead of refetched from L2 per weight row
  * (-30% time at n = 512, k = 1536); a single x row goes four weight rows per call where a
- * four-row kernel exists. */
+ * four-row kernel exists. From CPU_MM_GEMM_MIN x rows, types with a gemm kernel (AVX-512:
+ * Q8_0, Q4_0, Q4_1) take x in plain q16 rows instead and go through it, the weight rows split
+ * over the threads in whole tiles of CPU_MM_GEMM_TILE. */
 #include "backend/cpu/matmul.h"
 
 #include <pthread.h>
@@ -70,6 +72,17 @@ cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref) {
     return f ? f : cpu_dot_ref(wtype);
 }
 
+cpu_gemm_fn cpu_matmul_gemm(uint32_t wtype, int force_ref) {
+    return mm_avx512(wtype, force_ref) ? cpu_gemm_avx512(wtype) : NULL;
+}
+
+/* the x layout a call with n x rows quantizes to: the gemm kernel's for many rows */
+static int mm_call_xkind(uint32_t wtype, int64_t n) {
+    if (n >= CPU_MM_GEMM_MIN && cpu_matmul_gemm(wtype, 0))
+        return CPU_XQ_Q16;
+    return cpu_matmul_dot_xkind(wtype, 0);
+}
+
 cpu_dot4w_fn cpu_matmul_dot4w(uint32_t wtype, int force_ref) {
     return mm_avx512(wtype, force_ref) ? cpu_dot4w_avx512(wtype) : NULL;
 }
@@ -95,7 +108,7 @@ bool cpu_matmul_supports(uint32_t wtype) {
 }
 
 size_t cpu_matmul_scratch_bytes(uint32_t wtype, int64_t k, int64_t n) {
-    int xk = cpu_matmul_dot_xkind(wtype, 0);
+    int xk = mm_call_xkind(wtype, n);
     if (xk <= CPU_XQ_F32 || k < 0 || n < 0)
         return 0;
     return cpu_matmul_xrow_bytes(xk, k) * (size_t)n;
@@ -136,8 +149,9 @@ static void mm_range(cpu_dot_fn dot, cpu_dot4w_fn dot4, const char *w, size_t ws
 void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, int64_t j1,
                      int64_t k, const float *x, int64_t n, float *y, int64_t ldy, void *scratch,
                      size_t scratch_bytes) {
-    int xk = cpu_matmul_dot_xkind(wtype, 0);
+    int xk = mm_call_xkind(wtype, n);
     cpu_dot_fn dot = cpu_matmul_dot(wtype, 0);
+    cpu_gemm_fn gemm = n >= CPU_MM_GEMM_MIN ? cpu_matmul_gemm(wtype, 0) : NULL;
     if (xk < 0 || !dot || j1 <= j0 || n <= 0)
         return;
     size_t xs = cpu_matmul_xrow_bytes(xk, k);
@@ -150,12 +164,16 @@ void cpu_matmul_rows(uint32_t wtype, const void *w, size_t wstride, int64_t j0, 
             xq_fn(x + i * k, (char *)scratch + (size_t)i * xs, k);
         xq = scratch;
     }
-    mm_range(dot, cpu_matmul_dot4w(wtype, 0), w, wstride, j0, j1, k, xq, xs, 0, n, y, ldy);
+    if (gemm)
+        gemm(k, w, wstride, j0, j1, xq, xs, n, y, ldy);
+    else
+        mm_range(dot, cpu_matmul_dot4w(wtype, 0), w, wstride, j0, j1, k, xq, xs, 0, n, y, ldy);
 }
 
 typedef struct mm_job {
     cpu_dot_fn dot;
     cpu_dot4w_fn dot4;
+    cpu_gemm_fn gemm; /* for many x rows: weight rows split in tiles of CPU_MM_GEMM_TILE */
     cpu_xquant_fn xquant;
     const char *w;
     size_t wstride;
@@ -183,7 +201,22 @@ static void mm_quant_job(void *arg, int ith, int nth) {
 static void mm_compute_job(void *arg, int ith, int nth) {
     mm_job *jb = arg;
     int64_t a, b;
-    if (jb->split_i) {
+    if (jb->gemm) {
+        int64_t tiles = (jb->m + CPU_MM_GEMM_TILE - 1) / CPU_MM_GEMM_TILE;
+        if (tiles >= nth || jb->n < 2 * CPU_MM_GEMM_MIN) {
+            mm_part(tiles, ith, nth, &a, &b);
+            a *= CPU_MM_GEMM_TILE;
+            b = b * CPU_MM_GEMM_TILE < jb->m ? b * CPU_MM_GEMM_TILE : jb->m;
+            if (a < b)
+                jb->gemm(jb->k, jb->w, jb->wstride, a, b, jb->xq, jb->xstride, jb->n, jb->y,
+                         jb->ldy);
+        } else {
+            mm_part(jb->n, ith, nth, &a, &b);
+            if (a < b)
+                jb->gemm(jb->k, jb->w, jb->wstride, 0, jb->m, jb->xq + (size_t)a * jb->xstride,
+                         jb->xstride, b - a, jb->y + a * jb->ldy, jb->ldy);
+        }
+    } else if (jb->split_i) {
         mm_part(jb->n, ith, nth, &a, &b);
         mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, 0, jb->m, jb->k, jb->xq, jb->xstride, a, b, jb->y,
                  jb->ldy);
@@ -197,7 +230,7 @@ static void mm_compute_job(void *arg, int ith, int nth) {
 int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64_t m, int64_t k,
                const float *x, int64_t n, float *y, int64_t ldy) {
     const quant_type_info *ti = quant_type_info_get(wtype);
-    int xk = cpu_matmul_dot_xkind(wtype, 0);
+    int xk = mm_call_xkind(wtype, n);
     if (!ti || xk < 0)
         return LATTE_E_UNSUPPORTED;
     if (m < 0 || k < 0 || n < 0 || k % ti->block_elems != 0 || (n > 1 && ldy < m))
@@ -208,7 +241,8 @@ int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64
         return LATTE_E_ARG;
     int nth = cpu_pool_size(p);
     mm_job jb = {
-        .dot = cpu_matmul_dot(wtype, 0), .dot4 = cpu_matmul_dot4w(wtype, 0), .xquant = cpu_matmul_xquant(xk, 0), .w = w,
+        .dot = cpu_matmul_dot(wtype, 0), .dot4 = cpu_matmul_dot4w(wtype, 0),
+        .gemm = n >= CPU_MM_GEMM_MIN ? cpu_matmul_gemm(wtype, 0) : NULL, .xquant = cpu_matmul_xquant(xk, 0), .w = w,
         .wstride = wstride, .m = m, .k = k, .n = n, .ldy = ldy, .x = x, .y = y,
         .xq = (char *)x, .xstride = cpu_matmul_xrow_bytes(xk, k),
         .split_i = m < 16 * (int64_t)nth && n >= 2 * (int64_t)nth,

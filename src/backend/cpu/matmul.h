@@ -72,6 +72,12 @@ typedef void (*cpu_dot_fn)(int64_t k, const void *w, const void *x, size_t xstri
                            float *y, int64_t ldy);
 /* Four weight rows w, w + wstride, ... against one x row (token generation); writes y[0..3]. */
 typedef void (*cpu_dot4w_fn)(int64_t k, const void *w, size_t wstride, const void *x, float *y);
+/* Weight rows [j0, j1) against n x rows in plain q16 layout (xstride bytes apart), for many
+ * x rows (prompt processing): writes y[i*ldy + j]. */
+typedef void (*cpu_gemm_fn)(int64_t k, const void *w, size_t wstride, int64_t j0, int64_t j1,
+                            const void *x, size_t xstride, int64_t n, float *y, int64_t ldy);
+#define CPU_MM_GEMM_MIN 24  /* x rows from which cpu_matmul uses a gemm kernel where one exists */
+#define CPU_MM_GEMM_TILE 32 /* weight rows the gemm kernels widen at once (work split unit) */
 /* Quantizes one x row of k floats (k a multiple of the block size) into dst. */
 typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 
@@ -91,6 +97,7 @@ void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k);
 cpu_dot_fn cpu_dot_avx512(uint32_t wtype);
 cpu_dot4w_fn cpu_dot4w_avx512(uint32_t wtype);
 void cpu_xquant_q16x4_avx512(const float *x, void *dst, int64_t k);
+cpu_gemm_fn cpu_gemm_avx512(uint32_t wtype);
 /* Which x layout the reference kernel of a weight type multiplies with (CPU_XQ_*), -1 when
  * unsupported; cpu_matmul_dot_xkind: the layout of the kernel cpu_matmul_dot picks. */
 int cpu_matmul_xkind(uint32_t wtype);
@@ -100,6 +107,9 @@ size_t cpu_matmul_xrow_bytes(int xkind, int64_t k);
 /* The kernels cpu_matmul uses, chosen once by CPUID; force_ref != 0 picks the references. */
 cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref);
 cpu_xquant_fn cpu_matmul_xquant(int xkind, int force_ref);
+/* The gemm kernel cpu_matmul uses for n >= CPU_MM_GEMM_MIN x rows (x in CPU_XQ_Q16), NULL
+ * where the type has none (then the dot kernel serves all n). */
+cpu_gemm_fn cpu_matmul_gemm(uint32_t wtype, int force_ref);
 /* The four-row kernel cpu_matmul uses for single x rows, NULL where the type has none. */
 cpu_dot4w_fn cpu_matmul_dot4w(uint32_t wtype, int force_ref);
 /* Caps the instruction sets the kernel choice may use (tests and benchmarks compare paths on
