@@ -114,6 +114,14 @@ AI void widen(int T, const uint8_t *w, size_t ws, int64_t j, int nr, int64_t b0,
     }
 }
 
+/* acc + the int16 pairs of w times the pair at p broadcast: the broadcast is embedded in the
+ * instruction ({1to16}), so it costs a load, not a vector ALU op as a separate vpbroadcastd
+ * would (the compiler makes one of those when the pair serves more than one vpdpwssd) */
+AI __m512i dpbc(__m512i acc, __m512i w, const int16_t *p) {
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
+    return acc;
+}
+
 /* C x rows at x (xs apart) against the widened blocks [0, nbc) (x blocks from b0); adds to y
  * unless first; lanes past nr are not stored */
 AI void tile(int T, int C, const wbuf *B, int nbc, const char *x, size_t xs, int64_t b0,
@@ -135,11 +143,9 @@ AI void tile(int T, int C, const wbuf *B, int nbc, const char *x, size_t xs, int
             _Pragma("GCC unroll 16") for (int v = 0; v < GR; v++)
                 wv[v] = _mm512_load_si512((const void *)&B->q[b][p][v]);
             _Pragma("GCC unroll 16") for (int c = 0; c < C; c++) {
-                int32_t xp;
-                memcpy(&xp, xr[c][b].qs + 2 * p, 4);
-                __m512i xb = _mm512_set1_epi32(xp);
+                const int16_t *xp = xr[c][b].qs + 2 * p;
                 _Pragma("GCC unroll 16") for (int v = 0; v < GR; v++)
-                    s[c][v] = _mm512_dpwssd_epi32(s[c][v], wv[v], xb);
+                    s[c][v] = dpbc(s[c][v], wv[v], xp);
             }
         }
         _Pragma("GCC unroll 16") for (int c = 0; c < C; c++) {
