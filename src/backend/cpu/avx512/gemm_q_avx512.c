@@ -26,6 +26,7 @@
 #define KC 8  /* blocks widened per pass: GR * KC * 2 KiB + scales, stays in L1 */
 #endif
 #define GT (16 * GR)
+#define NB (84 * GC) /* x rows per pass over a tile (their partial sums: NB * GT floats) */
 _Static_assert(GC <= 12, "tail cases go to 11");
 
 enum { T_Q8_0, T_Q4_0, T_Q4_1 };
@@ -166,6 +167,13 @@ AI void tile(int T, int C, const wbuf *B, int nbc, const char *x, size_t xs, int
 AI void gemm(int T, int64_t k, const void *w, size_t ws, int64_t j0, int64_t j1, const void *x,
              size_t xs, int64_t n, float *y, int64_t ldy) {
     wbuf B __attribute__((aligned(64)));
+    /* partial sums of NB x rows by the tile, contiguous: y itself, rows ldy apart, can alias
+     * in cache sets (ldy a multiple of a large power of two) and lose its lines between
+     * k-chunks */
+    float acc[NB * GT] __attribute__((aligned(64)));
+    __mmask16 full[GR];
+    for (int v = 0; v < GR; v++)
+        full[v] = 0xffff;
     int64_t nb = k / 32;
     for (int64_t j = j0; j < j1; j += GT) {
         int nr = j1 - j < GT ? (int)(j1 - j) : GT;
@@ -174,23 +182,31 @@ AI void gemm(int T, int64_t k, const void *w, size_t ws, int64_t j0, int64_t j1,
             int l = nr - 16 * v;
             mk[v] = l <= 0 ? 0 : l >= 16 ? 0xffff : (__mmask16)((1u << l) - 1);
         }
-        for (int64_t b0 = 0; b0 < nb; b0 += KC) {
-            int nbc = nb - b0 < KC ? (int)(nb - b0) : KC;
-            widen(T, w, ws, j, nr, b0, nbc, &B);
-            int64_t i = 0;
-            for (; i + GC <= n; i += GC)
-                tile(T, GC, &B, nbc, (const char *)x + (size_t)i * xs, xs, b0, y + i * ldy + j,
-                     ldy, b0 == 0, mk);
-            const char *xi = (const char *)x + (size_t)i * xs;
-            float *yi = y + i * ldy + j;
-            switch (n - i) { /* the last n % GC rows */
+        for (int64_t i0 = 0; i0 < n; i0 += NB) {
+            int ni = n - i0 < NB ? (int)(n - i0) : NB;
+            const char *x0 = (const char *)x + (size_t)i0 * xs;
+            for (int64_t b0 = 0; b0 < nb; b0 += KC) {
+                int nbc = nb - b0 < KC ? (int)(nb - b0) : KC;
+                widen(T, w, ws, j, nr, b0, nbc, &B);
+                int i = 0;
+                for (; i + GC <= ni; i += GC)
+                    tile(T, GC, &B, nbc, x0 + (size_t)i * xs, xs, b0, acc + i * GT, GT, b0 == 0,
+                         full);
+                const char *xi = x0 + (size_t)i * xs;
+                float *ai = acc + i * GT;
+                switch (ni - i) { /* the last ni % GC rows */
 #define TAIL(c)                                                                               \
-    case c: tile(T, c < GC ? c : 1, &B, nbc, xi, xs, b0, yi, ldy, b0 == 0, mk); break;
-                TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7) TAIL(8) TAIL(9) TAIL(10)
-                TAIL(11)
+    case c: tile(T, c < GC ? c : 1, &B, nbc, xi, xs, b0, ai, GT, b0 == 0, full); break;
+                    TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7) TAIL(8) TAIL(9)
+                    TAIL(10) TAIL(11)
 #undef TAIL
-            default: break;
+                default: break;
+                }
             }
+            for (int r = 0; r < ni; r++)
+                for (int v = 0; v < GR; v++)
+                    _mm512_mask_storeu_ps(y + (i0 + r) * ldy + j + 16 * v, mk[v],
+                                          _mm512_load_ps(acc + r * GT + 16 * v));
         }
     }
 }
