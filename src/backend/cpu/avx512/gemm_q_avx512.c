@@ -26,7 +26,7 @@
 #define KC 8  /* blocks widened per pass: GR * KC * 2 KiB + scales, stays in L1 */
 #endif
 #define GT (16 * GR)
-#define NB (84 * GC) /* x rows per pass over a tile (their partial sums: NB * GT floats) */
+#define NB (86 * GC) /* most x rows per pass over a tile (their partial sums: NB * GT floats) */
 _Static_assert(GC <= 12, "tail cases go to 11");
 
 enum { T_Q8_0, T_Q4_0, T_Q4_1 };
@@ -175,6 +175,9 @@ AI void gemm(int T, int64_t k, const void *w, size_t ws, int64_t j0, int64_t j1,
     for (int v = 0; v < GR; v++)
         full[v] = 0xffff;
     int64_t nb = k / 32;
+    /* passes of equal size (whole register tiles), not NB rows and a short rest */
+    int64_t passes = (n + NB - 1) / NB, per = (n + passes - 1) / passes;
+    per = (per + GC - 1) / GC * GC;
     for (int64_t j = j0; j < j1; j += GT) {
         int nr = j1 - j < GT ? (int)(j1 - j) : GT;
         __mmask16 mk[GR];
@@ -182,8 +185,8 @@ AI void gemm(int T, int64_t k, const void *w, size_t ws, int64_t j0, int64_t j1,
             int l = nr - 16 * v;
             mk[v] = l <= 0 ? 0 : l >= 16 ? 0xffff : (__mmask16)((1u << l) - 1);
         }
-        for (int64_t i0 = 0; i0 < n; i0 += NB) {
-            int ni = n - i0 < NB ? (int)(n - i0) : NB;
+        for (int64_t i0 = 0; i0 < n; i0 += per) {
+            int ni = n - i0 < per ? (int)(n - i0) : (int)per;
             const char *x0 = (const char *)x + (size_t)i0 * xs;
             for (int64_t b0 = 0; b0 < nb; b0 += KC) {
                 int nbc = nb - b0 < KC ? (int)(nb - b0) : KC;
