@@ -234,12 +234,30 @@ static void mm_compute_job(void *arg, int ith, int nth) {
         }
     } else if (jb->split_i) {
         mm_part(jb->n, ith, nth, &a, &b);
-        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, 0, jb->m, jb->k, jb->xq, jb->xstride, a, b, jb->y,
-                 jb->ldy);
+        if (a >= b)
+            return;
+        const char *xq = jb->xq;
+        if (jb->xq_own) { /* rows a..b-1 at their usual offsets in this thread's part */
+            char *own = jb->xq + (size_t)ith * (size_t)jb->n * jb->xstride;
+            for (int64_t i = a; i < b; i++)
+                jb->xquant(jb->x + i * jb->k, own + (size_t)i * jb->xstride, jb->k);
+            xq = own;
+        }
+        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, 0, jb->m, jb->k, xq, jb->xstride, a, b,
+                 jb->y, jb->ldy);
     } else {
         mm_part(jb->m, ith, nth, &a, &b);
-        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, a, b, jb->k, jb->xq, jb->xstride, 0, jb->n, jb->y,
-                 jb->ldy);
+        if (a >= b)
+            return;
+        const char *xq = jb->xq;
+        if (jb->xq_own) {
+            char *own = jb->xq + (size_t)ith * (size_t)jb->n * jb->xstride;
+            for (int64_t i = 0; i < jb->n; i++)
+                jb->xquant(jb->x + i * jb->k, own + (size_t)i * jb->xstride, jb->k);
+            xq = own;
+        }
+        mm_range(jb->dot, jb->dot4, jb->w, jb->wstride, a, b, jb->k, xq, jb->xstride, 0, jb->n,
+                 jb->y, jb->ldy);
     }
 }
 
@@ -267,13 +285,13 @@ int cpu_matmul(cpu_pool *p, uint32_t wtype, const void *w, size_t wstride, int64
         uint64_t bytes;
         if (!ck_mul_u64(jb.xstride, (uint64_t)n, &bytes) || bytes > SIZE_MAX)
             return LATTE_E_NOMEM;
-        /* With a gemm every thread reads all (or its own) x rows; quantizing them once into
+        /* Every thread reads all (or its own) x rows; quantizing them once into
          * a shared buffer leaves its lines shared by all cores, and the next call's quantizer
          * then waits on invalidating them in the other caches (on the 2-core EPYC: 0.6 ms for
          * 512 x 576, twelve times the quantizing itself). So where the copies stay small, each
          * thread quantizes what it needs into its own part. */
         uint64_t own_bytes;
-        if (jb.gemm && nth > 1 && ck_mul_u64(bytes, (uint64_t)nth, &own_bytes) &&
+        if ((jb.gemm || n >= 4 * (int64_t)nth) && nth > 1 && ck_mul_u64(bytes, (uint64_t)nth, &own_bytes) &&
             own_bytes <= MM_XQ_OWN_MAX) {
             jb.xq_own = true;
             bytes = own_bytes;
