@@ -1,6 +1,7 @@
 /* matmul.c: cpu_matmul's driver. Picks the kernels once by CPUID (AVX-512 VNNI, else AVX2,
  * else the scalar references; the AVX-512 ones take x in their own layout, cpu_q16x4),
- * quantizes x once per call into the pool's scratch (in parallel when n is large), then splits
+ * quantizes x once per call into the pool's scratch (for n >= 4 per thread: each thread the
+ * rows it reads into its own part, so no core waits on another's cached copy), then splits
  * the weight rows (or, for few rows and many x rows, the x rows) over the pool. Each thread
  * walks its x rows in chunks that stay in L2 and its weight rows in tiles of MM_JTILE; per
  * weight row it calls the dot kernel on up to CPU_MM_NX x rows so each weight block is
