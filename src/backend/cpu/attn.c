@@ -38,6 +38,75 @@ static void axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* scalar references of the blocked kernels (vec.h); tests/test_attn.c checks the AVX2 ones */
+void cpu_vdot_blk_ref(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s,
+                      size_t ss, int acc) {
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < nk; j++) {
+            float r = 0.0f;
+            for (int d = 0; d < n; d++) r += q[i][d] * k[j * ks + d];
+            float *o = s + i * ss + j;
+            *o = acc ? *o + r : r;
+        }
+}
+
+void cpu_vaxpy_blk_ref(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx,
+                       int n) {
+    for (int i = 0; i < ny; i++)
+        for (int t = 0; t < nx; t++) {
+            float c = p[i * ps + t];
+            for (int d = 0; d < n; d++) y[i][d] += c * x[t * xs + d];
+        }
+}
+
+static void dot_blk(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s, size_t ss,
+                    int acc) {
+    if (has_avx2()) cpu_vdot_blk_avx2(q, nq, k, ks, nk, n, s, ss, acc);
+    else cpu_vdot_blk_ref(q, nq, k, ks, nk, n, s, ss, acc);
+}
+
+static void axpy_blk(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx, int n) {
+    if (has_avx2()) cpu_vaxpy_blk_avx2(y, ny, p, ps, x, xs, nx, n);
+    else cpu_vaxpy_blk_ref(y, ny, p, ps, x, xs, nx, n);
+}
+
+/* Online softmax over one tile of nb keys for rows [0, R): s[r*ld + t] holds the raw dots;
+ * row r sees min(lim0 + r / per, nb) keys (causal: per rows share a token). Scales the
+ * scores, updates the running max m[r] and sum l[r], rescales o[r] when the max grows, and
+ * leaves the weights (0 past the causal limit) in s for the value pass. */
+static void flash_rows(int R, int per, int lim0, int nb, float *s, size_t ld, float scale, float *m, float *l,
+                       float *const *o, int dv) {
+    for (int r = 0; r < R; r++) {
+        int nk = lim0 + r / per;
+        nk = nk < nb ? nk : nb;
+        float *sr = s + (size_t)r * ld;
+        if (nk <= 0) {
+            memset(sr, 0, sizeof(float) * nb);
+            continue;
+        }
+        float bm = -INFINITY;
+        for (int t = 0; t < nk; t++) {
+            sr[t] *= scale;
+            bm = sr[t] > bm ? sr[t] : bm;
+        }
+        if (bm > m[r]) {
+            float c = expf(m[r] - bm);
+            for (int d = 0; d < dv; d++) o[r][d] *= c;
+            l[r] *= c;
+            m[r] = bm;
+        }
+        for (int t = 0; t < nk; t++) {
+            float p = expf(sr[t] - m[r]);
+            l[r] += p;
+            sr[t] = p;
+        }
+        for (int t = nk; t < nb; t++) sr[t] = 0.0f;
+    }
+}
+
+/* floats of scratch that hold n pointers (placed first, so they stay aligned) */
+static size_t ptr_floats(size_t n) { return (n * sizeof(void *) + sizeof(float) - 1) / sizeof(float); }
+
 /* softmax of s[0..n) in place; returns nothing, sum is 1 */
 static void softmax(float *s, int n) {
     float m = -INFINITY;
@@ -47,14 +116,14 @@ static void softmax(float *s, int n) {
     for (int i = 0; i < n; i++) s[i] /= sum;
 }
 
-/* Work split: n_tok tokens x head chunks; item -> (token, first head, end head). */
+/* Work split: blocks of tb tokens x head chunks; item -> (block, first head, end head). */
 typedef struct split {
-    int n_tok, n_head, chunks;
+    int n_blk, n_head, chunks, tb;
 } split;
 
-static split split_make(int n_tok, int n_head, int nth) {
-    split s = {n_tok, n_head, 1};
-    if (n_tok < nth) s.chunks = nth < n_head ? nth : n_head;
+static split split_make(int n_tok, int tb, int n_head, int nth) {
+    split s = {(n_tok + tb - 1) / tb, n_head, 1, tb};
+    if (s.n_blk < nth) s.chunks = nth < n_head ? nth : n_head;
     return s;
 }
 
@@ -96,79 +165,65 @@ static void std_worker(void *arg, int ith, int nth) {
     const std_job *j = arg;
     const attn_std_args *a = j->a;
     int G = j->group, R = STD_QB * G; /* rows: (token, head in group) */
-    float *ktile = j->cb->scratch[ith], *vtile = ktile + STD_KT * a->d_k, *m = vtile + STD_KT * a->d_v,
-          *l = m + R, *scores = l + R; /* flash: scores[STD_KT]; explicit: scores[R][n_ctx_used] */
+    float **op = (float **)(void *)j->cb->scratch[ith];
+    const float **qp = (const float **)(void *)(op + R);
+    float *ktile = j->cb->scratch[ith] + ptr_floats(2 * (size_t)R), *vtile = ktile + STD_KT * a->d_k,
+          *m = vtile + STD_KT * a->d_v, *l = m + R,
+          *scores = l + R; /* flash: scores[R][STD_KT]; explicit: scores[R][n_ctx_used] */
     size_t krow = quant_row_bytes(a->k_type, (int64_t)a->n_head_kv * a->d_k);
     size_t vrow = quant_row_bytes(a->v_type, (int64_t)a->n_head_kv * a->d_v);
+    size_t ld = a->flash ? STD_KT : (size_t)j->n_ctx_used;
     for (int it = ith; it < a->n_head_kv * j->n_qb; it += nth) {
         int hk = it / j->n_qb, i0 = (it % j->n_qb) * STD_QB;
-        int ni = a->n_tok - i0 < STD_QB ? a->n_tok - i0 : STD_QB;
+        int ni = a->n_tok - i0 < STD_QB ? a->n_tok - i0 : STD_QB, nr = ni * G;
         size_t koff = quant_row_bytes(a->k_type, (int64_t)hk * a->d_k), voff = quant_row_bytes(a->v_type, (int64_t)hk * a->d_v);
         int n_t = a->pos0 + i0 + ni; /* keys seen by the last token of the block */
-#define ROW_Q(i, g) (a->q + ((size_t)(i0 + (i)) * a->n_head + hk * G + (g)) * a->d_k)
-#define ROW_O(i, g) (a->out + ((size_t)(i0 + (i)) * a->n_head + hk * G + (g)) * a->d_v)
         for (int i = 0; i < ni; i++)
             for (int g = 0; g < G; g++) {
-                memset(ROW_O(i, g), 0, sizeof(float) * a->d_v);
+                size_t row = (size_t)(i0 + i) * a->n_head + hk * G + g;
+                qp[i * G + g] = a->q + row * a->d_k;
+                op[i * G + g] = a->out + row * a->d_v;
+                memset(op[i * G + g], 0, sizeof(float) * a->d_v);
                 m[i * G + g] = -INFINITY, l[i * G + g] = 0.0f;
             }
+        /* every row scores the whole tile (keys past a token's causal limit are computed and
+         * then ignored or weighted 0), so the blocked kernel shares each load */
         for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
-            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT;
+            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT, lim0 = a->pos0 + i0 + 1 - t0;
             std_tile(a->k_cache, a->k_type, krow, koff, t0, nt, a->d_k, ktile);
-            if (a->flash) std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
-            for (int i = 0; i < ni; i++) {
-                int lim = a->pos0 + i0 + i + 1 - t0; /* causal: keys t0 .. pos */
-                int nk = lim < nt ? lim : nt;
-                for (int g = 0; g < G && nk > 0; g++) {
-                    const float *q = ROW_Q(i, g);
-                    float *sr = a->flash ? scores : scores + (size_t)(i * G + g) * j->n_ctx_used + t0;
-                    float bm = -INFINITY;
-                    for (int t = 0; t < nk; t++) {
-                        sr[t] = a->scale * dot(q, ktile + (size_t)t * a->d_k, a->d_k);
-                        bm = sr[t] > bm ? sr[t] : bm;
-                    }
-                    if (!a->flash) continue;
-                    float *o = ROW_O(i, g), *mm = &m[i * G + g], *ll = &l[i * G + g];
-                    if (bm > *mm) {
-                        float c = expf(*mm - bm);
-                        for (int d = 0; d < a->d_v; d++) o[d] *= c;
-                        *ll *= c;
-                        *mm = bm;
-                    }
-                    for (int t = 0; t < nk; t++) {
-                        float p = expf(sr[t] - *mm);
-                        *ll += p;
-                        axpy(o, p, vtile + (size_t)t * a->d_v, a->d_v);
-                    }
+            float *sc = a->flash ? scores : scores + t0;
+            dot_blk(qp, nr, ktile, a->d_k, nt, a->d_k, sc, ld, 0);
+            if (!a->flash) {
+                for (int r = 0; r < nr; r++) {
+                    int nk = lim0 + r / G;
+                    nk = nk < nt ? nk : nt;
+                    for (int t = 0; t < nk; t++) sc[r * ld + t] *= a->scale;
                 }
+                continue;
             }
+            std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
+            flash_rows(nr, G, lim0, nt, sc, ld, a->scale, m, l, op, a->d_v);
+            axpy_blk(op, nr, sc, ld, vtile, a->d_v, nt, a->d_v);
         }
         if (a->flash) {
-            for (int i = 0; i < ni; i++)
-                for (int g = 0; g < G; g++) {
-                    float *o = ROW_O(i, g), inv = 1.0f / l[i * G + g];
-                    for (int d = 0; d < a->d_v; d++) o[d] *= inv;
-                }
+            for (int r = 0; r < nr; r++) {
+                float *o = op[r], inv = 1.0f / l[r];
+                for (int d = 0; d < a->d_v; d++) o[d] *= inv;
+            }
             continue;
         }
-        /* explicit: normalise each score row, then one pass over V */
-        for (int i = 0; i < ni; i++)
-            for (int g = 0; g < G; g++) softmax(scores + (size_t)(i * G + g) * j->n_ctx_used, a->pos0 + i0 + i + 1);
+        /* explicit: normalise each score row (zero past its causal limit), then one pass over V */
+        for (int r = 0; r < nr; r++) {
+            float *sr = scores + (size_t)r * ld;
+            int lim = a->pos0 + i0 + r / G + 1;
+            softmax(sr, lim);
+            for (int t = lim; t < n_t; t++) sr[t] = 0.0f;
+        }
         for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
             int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT;
             std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
-            for (int i = 0; i < ni; i++) {
-                int lim = a->pos0 + i0 + i + 1 - t0;
-                int nk = lim < nt ? lim : nt;
-                for (int g = 0; g < G; g++) {
-                    const float *p = scores + (size_t)(i * G + g) * j->n_ctx_used + t0;
-                    float *o = ROW_O(i, g);
-                    for (int t = 0; t < nk; t++) axpy(o, p[t], vtile + (size_t)t * a->d_v, a->d_v);
-                }
-            }
+            axpy_blk(op, nr, scores + t0, ld, vtile, a->d_v, nt, a->d_v);
         }
-#undef ROW_Q
-#undef ROW_O
     }
 }
 
@@ -176,7 +231,8 @@ int cpu_attn_std(backend *b, const attn_std_args *a) {
     cpu_backend *cb = (cpu_backend *)b;
     std_job j = {a, cb, (a->n_tok + STD_QB - 1) / STD_QB, a->n_head / a->n_head_kv, a->pos0 + a->n_tok};
     size_t R = (size_t)STD_QB * j.group;
-    size_t need = (size_t)STD_KT * (a->d_k + a->d_v) + 2 * R + (a->flash ? STD_KT : R * (size_t)j.n_ctx_used);
+    size_t need = ptr_floats(2 * R) + (size_t)STD_KT * (a->d_k + a->d_v) + 2 * R +
+                  R * (a->flash ? STD_KT : (size_t)j.n_ctx_used);
     int rc = cpu_scratch_reserve(cb, need);
     if (rc) return rc;
     cpu_pool_run(cb->pool, std_worker, &j);
@@ -192,16 +248,26 @@ typedef struct lat_job {
 } lat_job;
 
 #define LAT_BLOCK 32 /* cache rows converted at once in the fused path */
+#define LAT_TB 4     /* tokens per work item in the fused path: they share each converted block */
 
-/* mode 3 / -fa: each cache row is read once per (token, head range), all heads updated */
-static void lat_fused(const attn_latent_args *a, int i, int h0, int h1, float *scr) {
-    int w = a->r + a->d_rope, n_t = a->pos0 + i + 1, nh = h1 - h0;
+/* mode 3 / -fa: rows (token of [i0, i0+ni), head of [h0, h1)) stream the cache together,
+ * each converted block of LAT_BLOCK rows scored and accumulated by the blocked kernels */
+static void lat_fused(const attn_latent_args *a, int i0, int ni, int h0, int h1, float *scr) {
+    int w = a->r + a->d_rope, nh = h1 - h0, R = ni * nh, n_t = a->pos0 + i0 + ni;
     size_t row = quant_row_bytes(a->kv_type, w);
-    float *blk = scr, *m = blk + (size_t)LAT_BLOCK * w, *l = m + nh, *s = l + nh;
-    for (int h = 0; h < nh; h++) {
-        m[h] = -INFINITY, l[h] = 0.0f;
-        memset(a->out + ((size_t)i * a->n_head + h0 + h) * a->r, 0, sizeof(float) * a->r);
-    }
+    float **op = (float **)(void *)scr;
+    const float **qlp = (const float **)(void *)(op + R), **qpp = qlp + R;
+    float *blk = scr + ptr_floats(3 * (size_t)R), *m = blk + (size_t)LAT_BLOCK * w, *l = m + R, *s = l + R;
+    for (int i = 0; i < ni; i++)
+        for (int h = 0; h < nh; h++) {
+            size_t qr = (size_t)(i0 + i) * a->n_head + h0 + h;
+            int r = i * nh + h;
+            qlp[r] = a->q_lat + qr * a->r;
+            qpp[r] = a->q_pe + qr * a->d_rope;
+            op[r] = a->out + qr * a->r;
+            m[r] = -INFINITY, l[r] = 0.0f;
+            memset(op[r], 0, sizeof(float) * a->r);
+        }
     for (int t0 = 0; t0 < n_t; t0 += LAT_BLOCK) {
         int nb = n_t - t0 < LAT_BLOCK ? n_t - t0 : LAT_BLOCK;
         for (int t = 0; t < nb; t++) {
@@ -209,33 +275,13 @@ static void lat_fused(const attn_latent_args *a, int i, int h0, int h1, float *s
             const float *r = cpu_row_f32(a->kv_type, src, w, blk + (size_t)t * w);
             if (r != blk + (size_t)t * w) memcpy(blk + (size_t)t * w, r, sizeof(float) * w);
         }
-        for (int h = 0; h < nh; h++) {
-            const float *ql = a->q_lat + ((size_t)i * a->n_head + h0 + h) * a->r;
-            const float *qp = a->q_pe + ((size_t)i * a->n_head + h0 + h) * a->d_rope;
-            float *o = a->out + ((size_t)i * a->n_head + h0 + h) * a->r;
-            float bm = -INFINITY;
-            for (int t = 0; t < nb; t++) {
-                const float *c = blk + (size_t)t * w;
-                s[t] = a->scale * (dot(ql, c, a->r) + dot(qp, c + a->r, a->d_rope));
-                bm = s[t] > bm ? s[t] : bm;
-            }
-            if (bm > m[h]) {
-                float c = expf(m[h] - bm);
-                for (int d = 0; d < a->r; d++) o[d] *= c;
-                l[h] *= c;
-                m[h] = bm;
-            }
-            for (int t = 0; t < nb; t++) {
-                float p = expf(s[t] - m[h]);
-                l[h] += p;
-                axpy(o, p, blk + (size_t)t * w, a->r);
-            }
-        }
+        dot_blk(qlp, R, blk, w, nb, a->r, s, LAT_BLOCK, 0);
+        dot_blk(qpp, R, blk + a->r, w, nb, a->d_rope, s, LAT_BLOCK, 1);
+        flash_rows(R, nh, a->pos0 + i0 + 1 - t0, nb, s, LAT_BLOCK, a->scale, m, l, op, a->r);
+        axpy_blk(op, R, s, LAT_BLOCK, blk, w, nb, a->r);
     }
-    for (int h = 0; h < nh; h++) {
-        float *o = a->out + ((size_t)i * a->n_head + h0 + h) * a->r;
-        for (int d = 0; d < a->r; d++) o[d] /= l[h];
-    }
+    for (int r = 0; r < R; r++)
+        for (int d = 0; d < a->r; d++) op[r][d] /= l[r];
 }
 
 /* modes 1 and 2: a full score row, softmax, then the value product */
@@ -269,22 +315,25 @@ static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float
 
 static void lat_worker(void *arg, int ith, int nth) {
     const lat_job *j = arg;
-    int items = j->sp.n_tok * j->sp.chunks;
+    const attn_latent_args *a = j->a;
+    int items = j->sp.n_blk * j->sp.chunks;
     for (int it = ith; it < items; it += nth) {
-        int i, h0, h1;
-        split_item(&j->sp, it, &i, &h0, &h1);
-        if (j->a->mode == 3 || j->a->flash) lat_fused(j->a, i, h0, h1, j->cb->scratch[ith]);
-        else lat_explicit(j->a, i, h0, h1, j->cb->scratch[ith]);
+        int b, h0, h1;
+        split_item(&j->sp, it, &b, &h0, &h1);
+        int i0 = b * j->sp.tb, ni = a->n_tok - i0 < j->sp.tb ? a->n_tok - i0 : j->sp.tb;
+        if (a->mode == 3 || a->flash) lat_fused(a, i0, ni, h0, h1, j->cb->scratch[ith]);
+        else
+            for (int i = i0; i < i0 + ni; i++) lat_explicit(a, i, h0, h1, j->cb->scratch[ith]);
     }
 }
 
 int cpu_attn_latent(backend *b, const attn_latent_args *a) {
     cpu_backend *cb = (cpu_backend *)b;
-    lat_job j = {a, cb, split_make(a->n_tok, a->n_head, cb->n_threads)};
-    size_t w = (size_t)a->r + a->d_rope, n_t = (size_t)(a->pos0 + a->n_tok);
-    size_t fused = LAT_BLOCK * w + 2 * (size_t)a->n_head + LAT_BLOCK;
-    size_t expl = (w > n_t ? w : n_t) + n_t;
-    int rc = cpu_scratch_reserve(cb, fused > expl ? fused : expl);
+    bool fused = a->mode == 3 || a->flash;
+    lat_job j = {a, cb, split_make(a->n_tok, fused ? LAT_TB : 1, a->n_head, cb->n_threads)};
+    size_t w = (size_t)a->r + a->d_rope, n_t = (size_t)(a->pos0 + a->n_tok), R = (size_t)LAT_TB * a->n_head;
+    size_t need = fused ? ptr_floats(3 * R) + LAT_BLOCK * w + 2 * R + R * LAT_BLOCK : (w > n_t ? w : n_t) + n_t;
+    int rc = cpu_scratch_reserve(cb, need);
     if (rc) return rc;
     cpu_pool_run(cb->pool, lat_worker, &j);
     return 0;

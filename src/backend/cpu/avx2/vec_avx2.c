@@ -35,3 +35,129 @@ void cpu_f16_to_f32_avx2(const void *src, float *dst, int n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
     for (; i < n; i++) dst[i] = _cvtsh_ss(h[i]);
 }
+
+/* ---- register-blocked kernels: QI query rows x KJ key rows share every load ---- */
+
+static inline float hsum8(__m256 v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+static inline __attribute__((always_inline)) void dot_tile(const float *const *q, const float *k, size_t ks, int n,
+                                                           float *s, size_t ss, int acc, const int QI,
+                                                           const int KJ) {
+    __m256 c[4][3];
+#pragma GCC unroll 4
+    for (int a = 0; a < QI; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < KJ; b++) c[a][b] = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 8 <= n; d += 8) {
+        __m256 kv[3];
+#pragma GCC unroll 3
+        for (int b = 0; b < KJ; b++) kv[b] = _mm256_loadu_ps(k + b * ks + d);
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) {
+            __m256 qv = _mm256_loadu_ps(q[a] + d);
+#pragma GCC unroll 3
+            for (int b = 0; b < KJ; b++) c[a][b] = _mm256_fmadd_ps(qv, kv[b], c[a][b]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < QI; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < KJ; b++) {
+            float r = hsum8(c[a][b]);
+            for (int e = d; e < n; e++) r += q[a][e] * k[b * ks + e];
+            float *o = s + a * ss + b;
+            *o = acc ? *o + r : r;
+        }
+}
+
+#define DOT_CASE(QI, KJ)                                  \
+    case (QI) * 4 + (KJ):                                 \
+        dot_tile(qq, kk, ks, n, so, ss, acc, (QI), (KJ)); \
+        break;
+
+void cpu_vdot_blk_avx2(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s,
+                       size_t ss, int acc) {
+    for (int i = 0; i < nq; i += 4) {
+        int qi = nq - i < 4 ? nq - i : 4;
+        for (int j = 0; j < nk; j += 3) {
+            int kj = nk - j < 3 ? nk - j : 3;
+            const float *const *qq = q + i;
+            const float *kk = k + j * ks;
+            float *so = s + i * ss + j;
+            switch (qi * 4 + kj) {
+                DOT_CASE(4, 3) DOT_CASE(4, 2) DOT_CASE(4, 1)
+                DOT_CASE(3, 3) DOT_CASE(3, 2) DOT_CASE(3, 1)
+                DOT_CASE(2, 3) DOT_CASE(2, 2) DOT_CASE(2, 1)
+                DOT_CASE(1, 3) DOT_CASE(1, 2) DOT_CASE(1, 1)
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void axpy_tile(float *const *y, const float *p, size_t ps,
+                                                            const float *x, size_t xs, int nx, int n,
+                                                            const int QI) {
+    int d = 0;
+    for (; d + 16 <= n; d += 16) {
+        __m256 c[4][2];
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) {
+            c[a][0] = _mm256_loadu_ps(y[a] + d);
+            c[a][1] = _mm256_loadu_ps(y[a] + d + 8);
+        }
+        for (int t = 0; t < nx; t++) {
+            __m256 x0 = _mm256_loadu_ps(x + t * xs + d), x1 = _mm256_loadu_ps(x + t * xs + d + 8);
+#pragma GCC unroll 4
+            for (int a = 0; a < QI; a++) {
+                __m256 pa = _mm256_broadcast_ss(p + a * ps + t);
+                c[a][0] = _mm256_fmadd_ps(pa, x0, c[a][0]);
+                c[a][1] = _mm256_fmadd_ps(pa, x1, c[a][1]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) {
+            _mm256_storeu_ps(y[a] + d, c[a][0]);
+            _mm256_storeu_ps(y[a] + d + 8, c[a][1]);
+        }
+    }
+    for (; d + 8 <= n; d += 8) {
+        __m256 c[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) c[a] = _mm256_loadu_ps(y[a] + d);
+        for (int t = 0; t < nx; t++) {
+            __m256 x0 = _mm256_loadu_ps(x + t * xs + d);
+#pragma GCC unroll 4
+            for (int a = 0; a < QI; a++) c[a] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + a * ps + t), x0, c[a]);
+        }
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) _mm256_storeu_ps(y[a] + d, c[a]);
+    }
+    for (; d < n; d++)
+#pragma GCC unroll 4
+        for (int a = 0; a < QI; a++) {
+            float r = y[a][d];
+            for (int t = 0; t < nx; t++) r += p[a * ps + t] * x[t * xs + d];
+            y[a][d] = r;
+        }
+}
+
+void cpu_vaxpy_blk_avx2(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx,
+                        int n) {
+    for (int i = 0; i < ny; i += 4) {
+        int qi = ny - i < 4 ? ny - i : 4;
+        float *const *yy = y + i;
+        const float *pp = p + i * ps;
+        switch (qi) {
+        case 4: axpy_tile(yy, pp, ps, x, xs, nx, n, 4); break;
+        case 3: axpy_tile(yy, pp, ps, x, xs, nx, n, 3); break;
+        case 2: axpy_tile(yy, pp, ps, x, xs, nx, n, 2); break;
+        default: axpy_tile(yy, pp, ps, x, xs, nx, n, 1); break;
+        }
+    }
+}
