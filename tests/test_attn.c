@@ -9,6 +9,12 @@
 #include "backend/cpu/vec.h"
 
 static int failures;
+
+typedef void (*dot_fn)(const float *const *, int, const float *, size_t, int, int, float *, size_t, int);
+typedef void (*axpy_fn)(float *const *, int, const float *, size_t, const float *, size_t, int, int);
+static dot_fn dot_simd; /* the kernels under test, one ISA per pass */
+static axpy_fn axpy_simd;
+static const char *isa;
 static unsigned rng = 12345u;
 
 static float frand(void) {
@@ -40,12 +46,12 @@ static void test_dot(const char *name, int nq, int nk, int n, int acc) {
     for (size_t i = 0; i < ss * nq; i++) s0[i] = s1[i] = frand();
     for (int i = 0; i < nq; i++) q[i] = qbuf + (size_t)(nq - 1 - i) * qs; /* rows out of order */
     cpu_vdot_blk_ref(q, nq, k, ks, nk, n, s0, ss, acc);
-    cpu_vdot_blk_avx2(q, nq, k, ks, nk, n, s1, ss, acc);
+    dot_simd(q, nq, k, ks, nk, n, s1, ss, acc);
     size_t bad = 0;
     if (close_enough(s1, s0, ss * nq, 1e-4f * (1 + n / 64), &bad))
-        printf("PASS %s (nq %d nk %d n %d acc %d)\n", name, nq, nk, n, acc);
+        printf("PASS %s_%s (nq %d nk %d n %d acc %d)\n", isa, name, nq, nk, n, acc);
     else {
-        printf("FAIL %s (nq %d nk %d n %d acc %d): s[%zu] = %g, want %g\n", name, nq, nk, n, acc, bad, s1[bad],
+        printf("FAIL %s_%s (nq %d nk %d n %d acc %d): s[%zu] = %g, want %g\n", isa, name, nq, nk, n, acc, bad, s1[bad],
                s0[bad]);
         failures++;
     }
@@ -62,29 +68,25 @@ static void test_axpy(const char *name, int ny, int nx, int n) {
     for (size_t i = 0; i < ps * ny; i++) p[i] = frand() > 0.6f ? 0.0f : frand();
     for (int i = 0; i < ny; i++) r0[i] = y0 + (size_t)(ny - 1 - i) * ys, r1[i] = y1 + (size_t)(ny - 1 - i) * ys;
     cpu_vaxpy_blk_ref(r0, ny, p, ps, x, xs, nx, n);
-    cpu_vaxpy_blk_avx2(r1, ny, p, ps, x, xs, nx, n);
+    axpy_simd(r1, ny, p, ps, x, xs, nx, n);
     size_t bad = 0;
     if (close_enough(y1, y0, ys * ny, 1e-4f * (1 + nx / 16), &bad))
-        printf("PASS %s (ny %d nx %d n %d)\n", name, ny, nx, n);
+        printf("PASS %s_%s (ny %d nx %d n %d)\n", isa, name, ny, nx, n);
     else {
-        printf("FAIL %s (ny %d nx %d n %d): y[%zu] = %g, want %g\n", name, ny, nx, n, bad, y1[bad], y0[bad]);
+        printf("FAIL %s_%s (ny %d nx %d n %d): y[%zu] = %g, want %g\n", isa, name, ny, nx, n, bad, y1[bad], y0[bad]);
         failures++;
     }
     free(y0), free(y1), free(x), free(p), free(r0), free(r1);
 }
 
-int main(void) {
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
-        printf("SKIP attn_blocked_kernels: no AVX2/FMA on this CPU\n");
-        return 0;
-    }
+static void run_all(void) {
     /* the shapes attention uses: MLA latent 512 + rope 64 over blocks of 32 keys, heads of 64 */
     test_dot("dot_blk_mla_latent", 64, 32, 512, 0);
     test_dot("dot_blk_mla_rope", 64, 32, 64, 1);
     test_dot("dot_blk_std", 24, 32, 64, 0);
     test_axpy("axpy_blk_mla", 64, 32, 512);
     test_axpy("axpy_blk_std", 24, 32, 64);
-    /* edge shapes: every remainder of the 4x3 and 4-row blocks, vector tails, empty */
+    /* edge shapes: every remainder of the 4x3 (AVX2), 4x4 (AVX-512) and 4-row blocks, vector tails, empty */
     for (int nq = 1; nq <= 5; nq++)
         for (int nk = 1; nk <= 4; nk++) test_dot("dot_blk_edges", nq, nk, 8 * nk + nq - 1, nq & 1);
     test_dot("dot_blk_empty_n", 3, 2, 0, 0);
@@ -95,5 +97,19 @@ int main(void) {
         test_dot("dot_blk_random", irand(1, 19), irand(1, 35), irand(0, 300), irand(0, 1));
         test_axpy("axpy_blk_random", irand(1, 19), irand(0, 35), irand(1, 300));
     }
+}
+
+int main(void) {
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+        printf("SKIP attn_blocked_kernels: no AVX2/FMA on this CPU\n");
+        return 0;
+    }
+    isa = "avx2", dot_simd = cpu_vdot_blk_avx2, axpy_simd = cpu_vaxpy_blk_avx2;
+    run_all();
+    if (__builtin_cpu_supports("avx512f")) {
+        isa = "avx512", dot_simd = cpu_vdot_blk_avx512, axpy_simd = cpu_vaxpy_blk_avx512;
+        run_all();
+    } else
+        printf("SKIP attn_blocked_kernels_avx512: no AVX-512F on this CPU\n");
     return failures ? 1 : 0;
 }

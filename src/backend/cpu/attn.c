@@ -16,6 +16,12 @@ static bool has_avx2(void) {
     return v;
 }
 
+static bool has_avx512(void) {
+    static int v = -1;
+    if (v < 0) v = has_avx2() && __builtin_cpu_supports("avx512f");
+    return v;
+}
+
 const float *cpu_row_f32(uint32_t type, const void *row, int64_t n, float *buf) {
     if (type == QT_F32) return (const float *)row;
     if (type == QT_F16 && has_avx2()) cpu_f16_to_f32_avx2(row, buf, (int)n);
@@ -61,12 +67,14 @@ void cpu_vaxpy_blk_ref(float *const *y, int ny, const float *p, size_t ps, const
 
 static void dot_blk(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s, size_t ss,
                     int acc) {
-    if (has_avx2()) cpu_vdot_blk_avx2(q, nq, k, ks, nk, n, s, ss, acc);
+    if (has_avx512()) cpu_vdot_blk_avx512(q, nq, k, ks, nk, n, s, ss, acc);
+    else if (has_avx2()) cpu_vdot_blk_avx2(q, nq, k, ks, nk, n, s, ss, acc);
     else cpu_vdot_blk_ref(q, nq, k, ks, nk, n, s, ss, acc);
 }
 
 static void axpy_blk(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx, int n) {
-    if (has_avx2()) cpu_vaxpy_blk_avx2(y, ny, p, ps, x, xs, nx, n);
+    if (has_avx512()) cpu_vaxpy_blk_avx512(y, ny, p, ps, x, xs, nx, n);
+    else if (has_avx2()) cpu_vaxpy_blk_avx2(y, ny, p, ps, x, xs, nx, n);
     else cpu_vaxpy_blk_ref(y, ny, p, ps, x, xs, nx, n);
 }
 

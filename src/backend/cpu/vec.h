@@ -1,5 +1,5 @@
 /* vec.h: small vector helpers for CPU attention; the AVX2 versions live in avx2/, the
- * scalar references of the blocked kernels in attn.c (tests/test_attn.c compares them). */
+ * AVX-512 ones of the blocked kernels in avx512/, their scalar references in attn.c (tests/test_attn.c compares them). */
 #ifndef LATTE_CPU_VEC_H
 #define LATTE_CPU_VEC_H
 
@@ -13,12 +13,16 @@ void cpu_f16_to_f32_avx2(const void *src, float *dst, int n);
  * s[i*ss + j] = q[i] . (k + j*ks) over n floats (acc != 0: added to s[i*ss + j]). */
 void cpu_vdot_blk_avx2(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s,
                        size_t ss, int acc);
+void cpu_vdot_blk_avx512(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s,
+                         size_t ss, int acc);
 void cpu_vdot_blk_ref(const float *const *q, int nq, const float *k, size_t ks, int nk, int n, float *s,
                       size_t ss, int acc);
 /* Value accumulation of ny output rows from nx value rows:
  * y[i][d] += sum_{t < nx} p[i*ps + t] * x[t*xs + d], d < n. */
 void cpu_vaxpy_blk_avx2(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx,
                         int n);
+void cpu_vaxpy_blk_avx512(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx,
+                          int n);
 void cpu_vaxpy_blk_ref(float *const *y, int ny, const float *p, size_t ps, const float *x, size_t xs, int nx,
                        int n);
 
