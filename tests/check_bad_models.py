@@ -19,13 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from gguf import GGUFReader, GGUFWriter, GGUFValueType as VT, GGMLQuantizationType as QT
 
-ROOT = os.environ.get("LATTE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LATTE_BUILD", "build")
-LATTE = os.path.join(ROOT, BUILD, "latte")
-FIX = os.environ.get("LATTE_FIXTURES") or os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
-if not os.path.isdir(FIX):
-    FIX = os.path.join(ROOT, "..", "shared", "fixtures")
-SAN = os.path.basename(os.path.normpath(BUILD)) == "build-san"
+from testlib import FIX, LATTE, SAN  # noqa: E402
 TIMEOUT = 300 if SAN else 60
 BAD_WORDS = ("Segmentation", "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error",
              "core dumped", "Aborted", "==ERROR", "SUMMARY:")

@@ -6,24 +6,12 @@ and the chat going on, Ctrl-C at the prompt quitting).
 Env: LATTE_BUILD, LATTE_ROOT, LATTE_SHARED."""
 import os, pty, select, signal, subprocess, sys, time
 
-ROOT = os.environ.get("LATTE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LATTE_BUILD", "build")
-LATTE = os.path.join(ROOT, BUILD, "latte")
-SHARED = os.environ.get("LATTE_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
+from testlib import LATTE, SHARED, Reporter  # noqa: E402
 MODEL = os.path.join(SHARED, "models", "tiny-mla.gguf")
 BASE = [LATTE, "chat", "-m", MODEL, "--chat-template", "chatml", "-t", "2"]
 RESET = "[history and context cleared]"
 
-failed = 0
-
-
-def report(name, ok, why=""):
-    global failed
-    if ok:
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}")
+report = Reporter()
 
 
 def chat(stdin, *args, timeout=120):
@@ -131,7 +119,7 @@ def main():
         return 0
     check_piped()
     check_pty()
-    return 1 if failed else 0
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -8,11 +8,8 @@ import os, re, subprocess, sys, tempfile
 
 import numpy as np
 
-ROOT = os.environ.get("LATTE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LATTE_BUILD", "build")
-LATTE = os.path.join(ROOT, BUILD, "latte")
-SHARED = os.environ.get("LATTE_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
-FIX = os.path.join(SHARED, "fixtures")
+from testlib import LATTE, ROOT, SHARED, Reporter  # noqa: E402
+from testlib import FIX  # noqa: E402
 TINY_MLA = os.path.join(SHARED, "models", "tiny-mla.gguf")
 ENG = ["-c", "512", "-t", "2"]
 PROMPT = "hello world, this is a test"
@@ -20,16 +17,7 @@ PROMPT = "hello world, this is a test"
 sys.path.insert(0, os.path.join(ROOT, "tools", "ref"))
 from gguf_meta import GGUFMeta  # noqa: E402
 
-failed = 0
-
-
-def report(name, ok, why=""):
-    global failed
-    if ok:
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}")
+report = Reporter()
 
 
 def latte(*args, timeout=120):
@@ -161,7 +149,7 @@ def main():
         check_model(name)
     check_errors()
     check_tiny_mla()
-    return 1 if failed else 0
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -14,13 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-ROOT = os.environ.get("LATTE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LATTE_BUILD", "build")
-LATTE = os.path.join(ROOT, BUILD, "latte")
-FIX = os.environ.get("LATTE_FIXTURES") or os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
-if not os.path.isdir(FIX):
-    FIX = os.path.join(ROOT, "..", "shared", "fixtures")
-SAN = os.path.basename(os.path.normpath(BUILD)) == "build-san"
+from testlib import FIX, LATTE, ROOT, SAN  # noqa: E402
 JOBS = int(os.environ.get("LATTE_JOBS", "2"))
 TIMEOUT = 600 if SAN else 120
 
