@@ -99,11 +99,39 @@ static void run_all(void) {
     }
 }
 
+/* the vector exp of softmax against libm's expf, over the range softmax feeds it
+ * (scores minus their max: <= 0, down to where e^x underflows) and lengths with tails */
+static void test_exp(void) {
+    static const int lens[] = {0, 1, 7, 8, 9, 33, 100};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int n = lens[li];
+        float s[100], want[100], wsum = 0.0f, m = 3.0f;
+        for (int i = 0; i < n; i++) {
+            s[i] = m - 90.0f * (frand() * 0.5f + 0.5f); /* x - m in [-90, 0] */
+            if (i == 0) s[i] = m;                          /* e^0 = 1 exactly */
+            wsum += (want[i] = expf(s[i] - m));
+        }
+        float sum = cpu_vexp_sum_avx2(s, n, m);
+        /* elements within a few ulp; the sum within float summation error (another order) */
+        int bad = -1;
+        for (int i = 0; i < n && bad < 0; i++)
+            if (fabsf(s[i] - want[i]) > 4e-7f * want[i] + 2e-38f) bad = i; /* below 2e-38 inputs are clamped */
+        if (bad < 0 && fabsf(sum - wsum) <= 1e-6f * n * (wsum > 1 ? wsum : 1))
+            printf("PASS vexp_sum n=%d\n", n);
+        else {
+            printf("FAIL vexp_sum n=%d: element %d %.9g want %.9g; sum %.9g want %.9g\n", n, bad,
+                   bad >= 0 ? s[bad] : 0.0, bad >= 0 ? want[bad] : 0.0, sum, wsum);
+            failures++;
+        }
+    }
+}
+
 int main(void) {
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
         printf("SKIP attn_blocked_kernels: no AVX2/FMA on this CPU\n");
         return 0;
     }
+    test_exp();
     isa = "avx2", dot_simd = cpu_vdot_blk_avx2, axpy_simd = cpu_vaxpy_blk_avx2;
     run_all();
     if (__builtin_cpu_supports("avx512f")) {

@@ -78,6 +78,14 @@ static void axpy_blk(float *const *y, int ny, const float *p, size_t ps, const f
     else cpu_vaxpy_blk_ref(y, ny, p, ps, x, xs, nx, n);
 }
 
+/* s[i] = e^(s[i] - m), returning their sum */
+static float exp_sum(float *s, int n, float m) {
+    if (has_avx2()) return cpu_vexp_sum_avx2(s, n, m);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - m));
+    return sum;
+}
+
 /* Online softmax over one tile of nb keys for rows [0, R): s[r*ld + t] holds the raw dots;
  * row r sees min(lim0 + r / per, nb) keys (causal: per rows share a token). Scales the
  * scores, updates the running max m[r] and sum l[r], rescales o[r] when the max grows, and
@@ -103,11 +111,7 @@ static void flash_rows(int R, int per, int lim0, int nb, float *s, size_t ld, fl
             l[r] *= c;
             m[r] = bm;
         }
-        for (int t = 0; t < nk; t++) {
-            float p = expf(sr[t] - m[r]);
-            l[r] += p;
-            sr[t] = p;
-        }
+        l[r] += exp_sum(sr, nk, m[r]);
         for (int t = nk; t < nb; t++) sr[t] = 0.0f;
     }
 }
@@ -119,9 +123,8 @@ static size_t ptr_floats(size_t n) { return (n * sizeof(void *) + sizeof(float) 
 static void softmax(float *s, int n) {
     float m = -INFINITY;
     for (int i = 0; i < n; i++) m = s[i] > m ? s[i] : m;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - m));
-    for (int i = 0; i < n; i++) s[i] /= sum;
+    float inv = 1.0f / exp_sum(s, n, m);
+    for (int i = 0; i < n; i++) s[i] *= inv;
 }
 
 /* Work split: blocks of tb tokens x head chunks; item -> (block, first head, end head). */

@@ -8,6 +8,8 @@
 float cpu_vdot_avx2(const float *a, const float *b, int n);
 void cpu_vaxpy_avx2(float *y, float a, const float *x, int n);
 void cpu_f16_to_f32_avx2(const void *src, float *dst, int n);
+/* s[i] = e^(s[i] - m) for i < n; returns their sum (the scalar version is expf in a loop) */
+float cpu_vexp_sum_avx2(float *s, int n, float m);
 
 /* Scores of nq query rows against nk key rows, register-blocked so loads are shared:
  * s[i*ss + j] = q[i] . (k + j*ks) over n floats (acc != 0: added to s[i*ss + j]). */
