@@ -162,6 +162,19 @@ DEF_DOT(q4_1, T_Q4_1)
 DEF_DOT(q5_0, T_Q5_0)
 DEF_DOT(q5_1, T_Q5_1)
 
+AI int hsum8i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AI float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
 void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k) {
     cpu_q16 *q = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -171,10 +184,7 @@ void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k) {
             v[i] = _mm256_loadu_ps(x + 8 * i);
             mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[i]));
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
+        float amax = hmax8(mx);
         float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
         __m256 idv = _mm256_set1_ps(id);
         __m256i iv[4], sum = _mm256_setzero_si256();
@@ -188,19 +198,9 @@ void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k) {
         __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[2], iv[3]), 0xd8);
         _mm256_storeu_si256((__m256i *)q[b].qs, p0);
         _mm256_storeu_si256((__m256i *)(q[b].qs + 16), p1);
-        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
         q[b].d = d;
-        q[b].s = d * (float)_mm_cvtsi128_si32(s4);
+        q[b].s = d * (float)hsum8i(sum);
     }
-}
-
-AI int hsum8i(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
 }
 
 void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k) {
@@ -210,10 +210,7 @@ void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k) {
         __m256 mx = _mm256_setzero_ps();
         for (int i = 0; i < 32; i++)
             mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
+        float amax = hmax8(mx);
         float d = amax / 32767.0f, id = d != 0 ? 32767.0f / amax : 0;
         __m256 idv = _mm256_set1_ps(id);
         for (int g = 0; g < 8; g++) { /* 32 elements: qs and their sum */
