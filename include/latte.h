@@ -61,32 +61,69 @@ uint64_t latte_model_weight_bytes(const latte_model *m);
 
 /* ---- context ---- */
 typedef struct latte_ctx_params {
-    int n_ctx;        /* 0: min(training context, 4096) */
-    int n_batch;      /* logical batch (tokens per latte_decode call are split by it) */
+    int n_ctx;        /* total context in tokens, split evenly over the sequences;
+                         0: min(training context, 4096) per sequence */
+    int n_seq;        /* sequences (-np): each has its own n_ctx / n_seq positions; 0 or 1: one */
+    int n_batch;      /* logical batch (the front ends split their input by it) */
     int n_ubatch;     /* micro-batch: tokens per forward pass */
-    int n_threads;    /* 0: all cores */
+    int n_threads;    /* 0: one per physical core */
     int mla;          /* -1: default (3 on MLA models); 0..3 */
     bool flash_attn;
     int type_k;       /* cache type id (ggml ids: 0 f32, 1 f16, ...); -1: f16 */
     int type_v;
     int ser_kmin;     /* smart expert reduction: 0 off */
     float ser_thresh;
-    /* warnings (e.g. -mla on a model without MLA) are written here if not NULL */
+    /* warnings (e.g. -mla on a model without MLA, -t above the core count) go here if not NULL */
     FILE *log;
 } latte_ctx_params;
 
 latte_ctx_params latte_ctx_default_params(void);
 int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *p, latte_err *err);
 void latte_ctx_free(latte_ctx *c);
-/* Evaluates n tokens at the end of the timeline. When all_logits, logits of every token
- * are kept (latte_ctx_logits(c, i) for i < n); otherwise only the last token's (i = 0). */
+
+/* A batch of tokens from one or more sequences, decoded in one call (like llama.cpp's
+ * llama_batch). Row i is token[i] at position pos[i] of sequence seq[i]; logits[i] asks for
+ * its logits. Rules: the rows of one sequence are contiguous in the batch and continue
+ * that sequence (the first is at position latte_seq_len(seq), the next one higher). */
+typedef struct latte_batch {
+    int n_tokens, cap;
+    int32_t *token, *pos, *seq;
+    bool *logits;
+} latte_batch;
+
+/* Allocates room for cap rows (n_tokens = 0). */
+int latte_batch_init(latte_batch *b, int cap, latte_err *err);
+void latte_batch_free(latte_batch *b);
+/* Appends a row; returns 0, or LATTE_E_ARG when the batch is full. */
+int latte_batch_add(latte_batch *b, int32_t token, int32_t pos, int32_t seq, bool logits);
+
+/* Decodes a batch (split into micro-batches of n_ubatch tokens) and advances each
+ * sequence. Checks every row first: a bad sequence id, position or order is LATTE_E_ARG,
+ * a sequence past its context LATTE_E_CTX, and then nothing is decoded. */
+int latte_decode_batch(latte_ctx *c, const latte_batch *b, latte_err *err);
+/* Logits of row i of the last batch ([n_vocab]); NULL when that row did not ask for them. */
+const float *latte_ctx_logits_ith(const latte_ctx *c, int i);
+
+/* One sequence (seq 0): evaluates n tokens at its end. When all_logits, logits of every
+ * token are kept (latte_ctx_logits(c, i) for i < n); otherwise only the last token's (i = 0). */
 int latte_decode(latte_ctx *c, const int32_t *tokens, int n, bool all_logits, latte_err *err);
-const float *latte_ctx_logits(const latte_ctx *c, int i);
-int latte_ctx_n_past(const latte_ctx *c);
-int latte_ctx_n_ctx(const latte_ctx *c);
+/* The k-th row of logits kept by the last decode (in batch order). */
+const float *latte_ctx_logits(const latte_ctx *c, int k);
+int latte_ctx_n_past(const latte_ctx *c);  /* length of sequence 0 */
+int latte_ctx_n_ctx(const latte_ctx *c);   /* positions per sequence */
+int latte_ctx_n_seq(const latte_ctx *c);
+int latte_ctx_n_threads(const latte_ctx *c);
+/* Empties every sequence. */
 void latte_ctx_reset(latte_ctx *c);
-/* Drops the timeline after position n_keep (n_keep <= n_past). */
+/* Drops sequence 0 after position n_keep (n_keep <= n_past). */
 void latte_ctx_truncate(latte_ctx *c, int n_keep);
+
+/* Sequences: length, truncation (keeps positions [0, n_keep)) and copy of the first n
+ * positions of src into dst (dst then has length n: the prefix is reused, not recomputed). */
+int latte_seq_len(const latte_ctx *c, int seq);
+int latte_seq_truncate(latte_ctx *c, int seq, int n_keep, latte_err *err);
+int latte_seq_copy(latte_ctx *c, int src, int dst, int n, latte_err *err);
+
 /* KV cache bytes allocated, and the attention actually used ("latent MLA mode 3", ...). */
 uint64_t latte_ctx_kv_bytes(const latte_ctx *c);
 const char *latte_ctx_attention_desc(const latte_ctx *c);

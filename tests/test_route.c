@@ -1,4 +1,5 @@
-/* test_route.c: MoE routing (graph_route, src/graph/moe.c) on hand-made router logits.
+/* test_route.c: MoE routing (cpu_route_ref, src/backend/cpu/route.c, with the rules
+ * graph_route_params takes from the hyper-parameters) on hand-made router logits.
  * Every expected answer is worked out here, by hand (the comments give the arithmetic) or by
  * a brute-force reference written differently from the engine (rank counting, sorting), never
  * by calling the function under test: softmax greedy top-k; sigmoid gating with a selection
@@ -13,6 +14,13 @@
 #include <string.h>
 
 #include "graph/graph.h"
+
+/* the routing the forward pass asks for: the model's rules through the CPU reference */
+static void graph_route(const model_hparams *hp, const float *logits, const float *bias, int n, int ser_kmin,
+                        float ser_thresh, int32_t *ids, float *weights) {
+    route_params rp = graph_route_params(hp, ser_kmin, ser_thresh);
+    cpu_route_ref(&rp, logits, bias, n, ids, weights);
+}
 
 static int n_fail;
 

@@ -1,5 +1,7 @@
-/* ctx.c: contexts (one timeline with its KV cache) and latte_decode, which splits the
- * tokens into micro-batches (-ub) and keeps the logits the caller asked for. */
+/* ctx.c: contexts (a KV cache with one region per sequence) and decoding: a batch of rows
+ * from several sequences is checked whole, split into micro-batches (-ub), each micro-batch
+ * turned into runs of consecutive tokens of one sequence for the forward pass, and the
+ * logits the caller asked for kept in batch order. latte_decode is the one-sequence form. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +9,7 @@
 #include "internal.h"
 
 latte_ctx_params latte_ctx_default_params(void) {
-    return (latte_ctx_params){.n_ctx = 0, .n_batch = 2048, .n_ubatch = 512, .n_threads = 0, .mla = -1,
+    return (latte_ctx_params){.n_ctx = 0, .n_seq = 1, .n_batch = 2048, .n_ubatch = 512, .n_threads = 0, .mla = -1,
                               .flash_attn = false, .type_k = -1, .type_v = -1};
 }
 
@@ -20,6 +22,16 @@ static const char *mode_desc(int mode) {
     }
 }
 
+/* grows a per-row host array of the context to n elements */
+static int grow(void **p, int *cap, int n, size_t elt) {
+    if (n <= *cap) return 0;
+    void *q = realloc(*p, (size_t)n * elt);
+    if (!q) return LATTE_E_NOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
 int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, latte_err *err) {
     *out = NULL;
     if (m->vocab_only) return err_set(err, LATTE_E_ARG, "the model was loaded without its weights (vocab only)");
@@ -27,11 +39,27 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
     const model_hparams *hp = &m->hp;
     if (p.mla < -1 || p.mla > 3) return err_set(err, LATTE_E_ARG, "-mla must be 0, 1, 2 or 3 (got %d)", p.mla);
     if (p.n_ctx < 0) return err_set(err, LATTE_E_ARG, "context size must be positive (got %d)", p.n_ctx);
-    if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (p.n_seq < 0 || p.n_seq > 65536) return err_set(err, LATTE_E_ARG, "sequences (-np) must be 1..65536 (got %d)", p.n_seq);
+    if (p.n_seq == 0) p.n_seq = 1;
+    int n_ctx_seq;
+    if (p.n_ctx == 0) {
+        n_ctx_seq = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+        if ((int64_t)n_ctx_seq * p.n_seq > (1 << 30)) return err_set(err, LATTE_E_ARG, "context too large for %d sequences", p.n_seq);
+        p.n_ctx = n_ctx_seq * p.n_seq;
+    } else {
+        n_ctx_seq = p.n_ctx / p.n_seq;
+        if (n_ctx_seq < 1)
+            return err_set(err, LATTE_E_ARG, "context of %d tokens cannot be split over %d sequences (-c < -np)", p.n_ctx,
+                           p.n_seq);
+    }
     if (p.n_ubatch <= 0 || p.n_batch <= 0)
         return err_set(err, LATTE_E_ARG, "batch sizes must be positive (-b %d, -ub %d)", p.n_batch, p.n_ubatch);
     if (p.n_ubatch > p.n_batch) p.n_ubatch = p.n_batch;
     if (p.n_ubatch > p.n_ctx) p.n_ubatch = p.n_ctx;
+    if (p.n_threads < 0) return err_set(err, LATTE_E_ARG, "threads must be 0 (one per core) or more (got %d)", p.n_threads);
+    if (p.n_threads > backend_cpu_logical_cpus() && p.log)
+        fprintf(p.log, "warning: -t %d is more threads than this host's %d CPUs: they will share cores\n", p.n_threads,
+                backend_cpu_logical_cpus());
     uint32_t tk = p.type_k < 0 ? QT_F16 : (uint32_t)p.type_k, tv = p.type_v < 0 ? QT_F16 : (uint32_t)p.type_v;
     int mode = p.mla < 0 ? 3 : p.mla;
     if (!hp->has_mla) {
@@ -47,12 +75,19 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
     int rc;
     if (hp->has_mla && (rc = weights_derive_mla(&m->w, hp, mode == 0, err))) goto fail;
     if ((rc = backend_cpu_init(&c->be, p.n_threads, err))) goto fail;
-    if ((rc = graph_init(&c->g, hp, &m->w, c->be, mode, p.flash_attn, p.n_ctx, p.n_ubatch, tk, tv, err))) goto fail;
-    c->g.ser_kmin = p.ser_kmin;
-    c->g.ser_thresh = p.ser_thresh;
-    c->logits_cap_rows = p.n_ubatch;
-    c->logits = malloc(sizeof(float) * (size_t)hp->n_vocab * (size_t)c->logits_cap_rows);
-    if (!c->logits) { rc = err_set(err, LATTE_E_NOMEM, "out of memory for logits"); goto fail; }
+    if ((rc = graph_init(&c->g, hp, &m->w, c->be, mode, p.flash_attn, p.n_seq, n_ctx_seq, p.n_ubatch, tk, tv,
+                         p.ser_kmin, p.ser_thresh, err)))
+        goto fail;
+    int nu = p.n_ubatch;
+    c->ub_pos = malloc(sizeof *c->ub_pos * nu);
+    c->ub_rows = malloc(sizeof *c->ub_rows * nu);
+    c->ub_runs = malloc(sizeof *c->ub_runs * nu);
+    c->ub_out = malloc(sizeof *c->ub_out * nu);
+    c->seq_seen = calloc((size_t)p.n_seq, sizeof *c->seq_seen);
+    if (!c->ub_pos || !c->ub_rows || !c->ub_runs || !c->ub_out || !c->seq_seen) {
+        rc = err_set(err, LATTE_E_NOMEM, "out of memory for batch buffers");
+        goto fail;
+    }
     snprintf(c->desc, sizeof c->desc, "%s%s", hp->has_mla ? mode_desc(mode) : "standard attention",
              p.flash_attn ? ", flash attention" : "");
     *out = c;
@@ -67,42 +102,189 @@ void latte_ctx_free(latte_ctx *c) {
     graph_free(&c->g);
     backend_free(c->be);
     free(c->logits);
+    free(c->logit_idx);
+    free(c->ub_pos);
+    free(c->ub_rows);
+    free(c->ub_runs);
+    free(c->ub_out);
+    free(c->seq_seen);
+    free(c->one.token);
+    free(c->one.pos);
+    free(c->one.seq);
+    free(c->one.logits);
     free(c);
+}
+
+/* ---- batches ---- */
+
+int latte_batch_init(latte_batch *b, int cap, latte_err *err) {
+    memset(b, 0, sizeof *b);
+    if (cap <= 0) return err_set(err, LATTE_E_ARG, "a batch needs room for at least one token (got %d)", cap);
+    b->token = malloc(sizeof *b->token * (size_t)cap);
+    b->pos = malloc(sizeof *b->pos * (size_t)cap);
+    b->seq = malloc(sizeof *b->seq * (size_t)cap);
+    b->logits = malloc(sizeof *b->logits * (size_t)cap);
+    if (!b->token || !b->pos || !b->seq || !b->logits) {
+        latte_batch_free(b);
+        return err_set(err, LATTE_E_NOMEM, "out of memory for a batch of %d tokens", cap);
+    }
+    b->cap = cap;
+    return 0;
+}
+
+void latte_batch_free(latte_batch *b) {
+    free(b->token);
+    free(b->pos);
+    free(b->seq);
+    free(b->logits);
+    memset(b, 0, sizeof *b);
+}
+
+int latte_batch_add(latte_batch *b, int32_t token, int32_t pos, int32_t seq, bool logits) {
+    if (b->n_tokens >= b->cap) return LATTE_E_ARG;
+    int i = b->n_tokens++;
+    b->token[i] = token, b->pos[i] = pos, b->seq[i] = seq, b->logits[i] = logits;
+    return 0;
+}
+
+/* Checks the whole batch before anything runs: sequence ids, contiguous runs, positions
+ * continuing each sequence, room in each sequence's region. */
+static int batch_check(latte_ctx *c, const latte_batch *b, latte_err *err) {
+    const kv_cache *kv = &c->g.kv;
+    if (b->n_tokens <= 0) return err_set(err, LATTE_E_ARG, "nothing to decode");
+    memset(c->seq_seen, 0, sizeof *c->seq_seen * (size_t)kv->n_seq);
+    for (int i = 0; i < b->n_tokens; i++) {
+        int s = b->seq[i];
+        if (s < 0 || s >= kv->n_seq)
+            return err_set(err, LATTE_E_ARG, "batch row %d: sequence %d does not exist (the context has %d)", i, s, kv->n_seq);
+        bool cont = i > 0 && b->seq[i - 1] == s;
+        if (!cont && c->seq_seen[s])
+            return err_set(err, LATTE_E_ARG, "batch row %d: the rows of sequence %d are not contiguous", i, s);
+        int want = kv->seq_len[s] + (cont ? b->pos[i - 1] + 1 - kv->seq_len[s] : 0);
+        if (b->pos[i] != want)
+            return err_set(err, LATTE_E_ARG, "batch row %d: sequence %d continues at position %d, not %d", i, s, want,
+                           b->pos[i]);
+        if (b->pos[i] >= kv->n_ctx_seq)
+            return err_set(err, LATTE_E_CTX,
+                           "context is full: sequence %d would reach %d tokens, past its context of %d (-c / -np)", s,
+                           b->pos[i] + 1, kv->n_ctx_seq);
+        c->seq_seen[s] = 1;
+    }
+    return 0;
+}
+
+/* Decodes rows [i0, i0 + n) of a checked batch as one micro-batch. */
+static int decode_ubatch(latte_ctx *c, const latte_batch *b, int i0, int n, latte_err *err) {
+    kv_cache *kv = &c->g.kv;
+    int V = c->model->hp.n_vocab, n_runs = 0, n_out = 0, first_out = -1;
+    for (int i = 0; i < n; i++) {
+        int r = i0 + i, s = b->seq[r];
+        c->ub_pos[i] = b->pos[r];
+        c->ub_rows[i] = kv_row(kv, s, b->pos[r]);
+        if (i == 0 || b->seq[r - 1] != s)
+            c->ub_runs[n_runs++] = (attn_run){.tok0 = i, .n_tok = 0, .pos0 = b->pos[r], .kv0 = kv_row(kv, s, 0)};
+        c->ub_runs[n_runs - 1].n_tok++;
+        if (b->logits[r]) {
+            if (first_out < 0) first_out = c->logit_idx[r];
+            c->ub_out[n_out++] = i;
+        }
+    }
+    graph_batch gb = {.n = n, .tokens = b->token + i0, .pos = c->ub_pos, .kv_rows = c->ub_rows, .runs = c->ub_runs,
+                      .n_runs = n_runs, .out_rows = c->ub_out, .n_out = n_out};
+    int rc = graph_forward(&c->g, &gb, n_out ? c->logits + (size_t)first_out * V : NULL, err);
+    if (rc) return rc;
+    for (int k = 0; k < n_runs; k++) { /* the sequences now hold these tokens */
+        const attn_run *run = &c->ub_runs[k];
+        kv->seq_len[b->seq[i0 + run->tok0]] = run->pos0 + run->n_tok;
+    }
+    return 0;
+}
+
+int latte_decode_batch(latte_ctx *c, const latte_batch *b, latte_err *err) {
+    int rc = batch_check(c, b, err);
+    if (rc) return rc;
+    int V = c->model->hp.n_vocab, n_out = 0;
+    if (grow((void **)&c->logit_idx, &c->logit_idx_cap, b->n_tokens, sizeof *c->logit_idx))
+        return err_set(err, LATTE_E_NOMEM, "out of memory for a batch of %d tokens", b->n_tokens);
+    for (int i = 0; i < b->n_tokens; i++) c->logit_idx[i] = b->logits[i] ? n_out++ : -1;
+    if (n_out > c->logits_cap_rows) {
+        float *nl = realloc(c->logits, sizeof(float) * (size_t)V * (size_t)n_out);
+        if (!nl) return err_set(err, LATTE_E_NOMEM, "out of memory for %d rows of logits", n_out);
+        c->logits = nl;
+        c->logits_cap_rows = n_out;
+    }
+    c->n_logit_rows = 0;
+    c->n_batch_rows = 0;
+    for (int i = 0; i < b->n_tokens; i += c->g.n_ubatch) {
+        int nb = b->n_tokens - i < c->g.n_ubatch ? b->n_tokens - i : c->g.n_ubatch;
+        if ((rc = decode_ubatch(c, b, i, nb, err))) return rc;
+    }
+    c->n_logit_rows = n_out;
+    c->n_batch_rows = b->n_tokens;
+    return 0;
+}
+
+const float *latte_ctx_logits_ith(const latte_ctx *c, int i) {
+    if (i < 0 || i >= c->n_batch_rows || c->logit_idx[i] < 0) return NULL;
+    return c->logits + (size_t)c->logit_idx[i] * c->model->hp.n_vocab;
 }
 
 int latte_decode(latte_ctx *c, const int32_t *tokens, int n, bool all_logits, latte_err *err) {
     if (n <= 0) return err_set(err, LATTE_E_ARG, "nothing to decode");
-    if (c->g.kv.n_past + n > c->g.kv.n_ctx)
-        return err_set(err, LATTE_E_CTX, "context is full: %d tokens past + %d new exceed the context size %d (-c)",
-                       c->g.kv.n_past, n, c->g.kv.n_ctx);
-    int V = c->model->hp.n_vocab;
-    if (all_logits && n > c->logits_cap_rows) {
-        float *nl = realloc(c->logits, sizeof(float) * (size_t)V * (size_t)n);
-        if (!nl) return err_set(err, LATTE_E_NOMEM, "out of memory for %d rows of logits", n);
-        c->logits = nl;
-        c->logits_cap_rows = n;
+    latte_batch *b = &c->one;
+    if (n > b->cap) {
+        latte_batch_free(b);
+        if (latte_batch_init(b, n, err)) return LATTE_E_NOMEM;
     }
-    for (int i = 0; i < n; i += c->g.n_ubatch) {
-        int nb = n - i < c->g.n_ubatch ? n - i : c->g.n_ubatch;
-        float *dst = all_logits ? c->logits + (size_t)i * V : c->logits;
-        /* without all_logits only the last micro-batch's last row is kept */
-        int rc = graph_forward(&c->g, tokens + i, nb, all_logits, dst, err);
-        if (rc) return rc;
-    }
-    c->n_logit_rows = all_logits ? n : 1;
+    b->n_tokens = 0;
+    int p0 = c->g.kv.seq_len[0];
+    for (int i = 0; i < n; i++) latte_batch_add(b, tokens[i], p0 + i, 0, all_logits || i == n - 1);
+    return latte_decode_batch(c, b, err);
+}
+
+const float *latte_ctx_logits(const latte_ctx *c, int k) {
+    if (k < 0 || k >= c->n_logit_rows) return NULL;
+    return c->logits + (size_t)k * c->model->hp.n_vocab;
+}
+
+/* ---- sequences ---- */
+
+int latte_ctx_n_past(const latte_ctx *c) { return c->g.kv.seq_len[0]; }
+int latte_ctx_n_ctx(const latte_ctx *c) { return c->g.kv.n_ctx_seq; }
+int latte_ctx_n_seq(const latte_ctx *c) { return c->g.kv.n_seq; }
+int latte_ctx_n_threads(const latte_ctx *c) { return backend_cpu_threads(c->be); }
+
+void latte_ctx_reset(latte_ctx *c) {
+    for (int s = 0; s < c->g.kv.n_seq; s++) c->g.kv.seq_len[s] = 0;
+    c->n_logit_rows = 0;
+    c->n_batch_rows = 0;
+}
+
+void latte_ctx_truncate(latte_ctx *c, int n_keep) {
+    if (n_keep >= 0 && n_keep < c->g.kv.seq_len[0]) c->g.kv.seq_len[0] = n_keep;
+}
+
+int latte_seq_len(const latte_ctx *c, int seq) {
+    return seq >= 0 && seq < c->g.kv.n_seq ? c->g.kv.seq_len[seq] : -1;
+}
+
+int latte_seq_truncate(latte_ctx *c, int seq, int n_keep, latte_err *err) {
+    if (seq < 0 || seq >= c->g.kv.n_seq) return err_set(err, LATTE_E_ARG, "sequence %d does not exist", seq);
+    if (n_keep < 0 || n_keep > c->g.kv.seq_len[seq])
+        return err_set(err, LATTE_E_ARG, "cannot keep %d tokens of sequence %d (it has %d)", n_keep, seq,
+                       c->g.kv.seq_len[seq]);
+    c->g.kv.seq_len[seq] = n_keep;
     return 0;
 }
 
-const float *latte_ctx_logits(const latte_ctx *c, int i) {
-    if (i < 0 || i >= c->n_logit_rows) return NULL;
-    return c->logits + (size_t)i * c->model->hp.n_vocab;
+int latte_seq_copy(latte_ctx *c, int src, int dst, int n, latte_err *err) {
+    kv_cache *kv = &c->g.kv;
+    if (src < 0 || src >= kv->n_seq || dst < 0 || dst >= kv->n_seq)
+        return err_set(err, LATTE_E_ARG, "sequence %d or %d does not exist (the context has %d)", src, dst, kv->n_seq);
+    if (n < 0 || n > kv->seq_len[src])
+        return err_set(err, LATTE_E_ARG, "cannot copy %d tokens of sequence %d (it has %d)", n, src, kv->seq_len[src]);
+    return kv_seq_copy(kv, src, dst, n, err);
 }
 
-int latte_ctx_n_past(const latte_ctx *c) { return c->g.kv.n_past; }
-int latte_ctx_n_ctx(const latte_ctx *c) { return c->g.kv.n_ctx; }
-void latte_ctx_reset(latte_ctx *c) { c->g.kv.n_past = 0; c->n_logit_rows = 0; }
-void latte_ctx_truncate(latte_ctx *c, int n_keep) {
-    if (n_keep >= 0 && n_keep < c->g.kv.n_past) c->g.kv.n_past = n_keep;
-}
 uint64_t latte_ctx_kv_bytes(const latte_ctx *c) { return c->g.kv.bytes; }
 const char *latte_ctx_attention_desc(const latte_ctx *c) { return c->desc; }

@@ -30,8 +30,16 @@ struct latte_ctx {
     backend *be;
     graph_ctx g;
     latte_ctx_params p;
-    float *logits;          /* [n_ubatch or n_batch rows][n_vocab] */
+    float *logits;          /* [rows kept by the last decode][n_vocab] */
     int n_logit_rows, logits_cap_rows;
+    int *logit_idx;         /* [rows of the last batch]: its logits row, or -1 */
+    int logit_idx_cap, n_batch_rows;
+    /* per micro-batch host arrays [n_ubatch] for the forward pass */
+    int32_t *ub_pos, *ub_out;
+    int64_t *ub_rows;
+    attn_run *ub_runs;
+    char *seq_seen;         /* [n_seq] batch check */
+    latte_batch one;        /* latte_decode's batch */
     char desc[96];
 };
 

@@ -1,6 +1,7 @@
 /* graph.h: the forward pass, written once over the backend's ops. A graph_ctx holds one
- * context's choices (attention kind, MLA mode, FA), its KV cache and the scratch buffers
- * sized for one micro-batch at creation: nothing is allocated per token. */
+ * context's choices (attention kind, MLA mode, FA), its KV cache (one region per sequence)
+ * and the scratch buffers sized for one micro-batch at creation, allocated through the
+ * backend that computes: nothing is allocated per token. */
 #ifndef LATTE_GRAPH_H
 #define LATTE_GRAPH_H
 
@@ -9,22 +10,41 @@
 #include "../model/hparams.h"
 #include "../model/weights.h"
 
+/* Activations of one micro-batch, in the compute backend's memory. */
 typedef struct graph_scratch {
     float *x, *xn;                 /* [n][n_embd] residual stream, normed */
     float *q, *k, *v, *o;          /* attention projections */
     float *qa, *kva, *lat;         /* MLA: q LoRA, kv_a output, latent+k_pe rows */
-    float *gather, *q_lat, *q_pe, *o_lat, *kvb_out;
+    float *q_lat, *q_pe, *o_lat, *kvb_out;
     float *ffn_g, *ffn_u;          /* [n][max ffn width] */
     float *router, *route_w;       /* [n][n_expert], [n][n_used] */
     int32_t *route_ids;            /* [n][n_used] */
     float *exp_g, *exp_u, *exp_d;  /* [n*n_used][...] */
     float *attn_out;               /* [n][n_embd] */
+    float *logits;                 /* [GRAPH_OUT_ROWS][n_vocab] */
 } graph_scratch;
+
+/* rows of logits computed per output-head call (bounds the logits scratch) */
+#define GRAPH_OUT_ROWS 64
+
+/* One micro-batch as the forward pass sees it (host memory): n tokens at their positions,
+ * grouped into runs of consecutive tokens of one sequence (backend.h attn_run), each token's
+ * cache row, and the rows whose logits are wanted. */
+typedef struct graph_batch {
+    int n;
+    const int32_t *tokens;   /* [n] */
+    const int32_t *pos;      /* [n] */
+    const int64_t *kv_rows;  /* [n] */
+    const attn_run *runs;
+    int n_runs;
+    const int32_t *out_rows; /* [n_out] rows of the batch, ascending */
+    int n_out;
+} graph_batch;
 
 typedef struct graph_ctx {
     const model_hparams *hp;
     const model_weights *w;
-    backend *be;
+    backend *be;                   /* computes every op (one device until hybrid placement runs) */
     kv_cache kv;
     int mla_mode;                  /* 0 standard (also non-MLA models), 1..3 latent */
     bool flash;
@@ -32,27 +52,28 @@ typedef struct graph_ctx {
     float kq_scale;
     rope_table rope;
     float *theta;                  /* [n_rot/2] */
-    int ser_kmin;                  /* smart expert reduction (0 off) */
-    float ser_thresh;
+    route_params route;            /* MoE routing rules (with -ser) */
     graph_scratch s;
 } graph_ctx;
 
 /* Prepares a context: attention kind from the model and mode (mla 0 on an MLA model uses
- * per-head K/V; mla 1..3 latent), KV cache of n_ctx tokens, scratch for n_ubatch tokens. */
+ * per-head K/V; mla 1..3 latent), KV cache of n_seq regions of n_ctx_seq tokens, scratch
+ * for n_ubatch tokens. */
 int graph_init(graph_ctx *g, const model_hparams *hp, const model_weights *w, backend *be, int mla_mode,
-               bool flash, int n_ctx, int n_ubatch, uint32_t type_k, uint32_t type_v, latte_err *err);
+               bool flash, int n_seq, int n_ctx_seq, int n_ubatch, uint32_t type_k, uint32_t type_v, int ser_kmin,
+               float ser_thresh, latte_err *err);
 void graph_free(graph_ctx *g);
 
-/* Runs n <= n_ubatch tokens at positions kv.n_past ...; writes logits of every token
- * (all_logits) or of the last one into logits ([rows][n_vocab]); advances kv.n_past. */
-int graph_forward(graph_ctx *g, const int32_t *tokens, int n, bool all_logits, float *logits, latte_err *err);
+/* Runs one micro-batch (b->n <= n_ubatch; its tokens are written to the cache at kv_rows)
+ * and writes the logits of b->out_rows, in order, to logits ([n_out][n_vocab], host
+ * memory). Sequence lengths are the caller's to advance. */
+int graph_forward(graph_ctx *g, const graph_batch *b, float *logits, latte_err *err);
 
 /* pieces of the forward pass (graph/attention.c, graph/moe.c, graph/rope.c) */
-int graph_attention(graph_ctx *g, int il, int n, latte_err *err);
+int graph_attention(graph_ctx *g, int il, const graph_batch *b, latte_err *err);
 int graph_ffn(graph_ctx *g, int il, int n, latte_err *err);
 int graph_rope_init(graph_ctx *g, latte_err *err);
-/* Chooses experts and their weights for n tokens from router logits (DeepSeek rules). */
-void graph_route(const model_hparams *hp, const float *logits, const float *bias, int n, int ser_kmin,
-                 float ser_thresh, int32_t *ids, float *weights);
+/* The routing rules of a model, with smart expert reduction. */
+route_params graph_route_params(const model_hparams *hp, int ser_kmin, float ser_thresh);
 
 #endif

@@ -127,22 +127,36 @@ static void softmax(float *s, int n) {
     for (int i = 0; i < n; i++) s[i] *= inv;
 }
 
-/* Work split: blocks of tb tokens x head chunks; item -> (block, first head, end head). */
-typedef struct split {
-    int n_blk, n_head, chunks, tb;
-} split;
+/* Work items over the runs of a micro-batch: tokens [i0, i0+ni) of run `run` (offsets in
+ * the run) and heads [h0, h1) (standard attention: h0 is the kv head). Built on the caller
+ * thread before a job; each worker takes items ith, ith+nth, ... */
+typedef struct attn_item {
+    int run, i0, ni, h0, h1;
+} attn_item;
 
-static split split_make(int n_tok, int tb, int n_head, int nth) {
-    split s = {(n_tok + tb - 1) / tb, n_head, 1, tb};
-    if (s.n_blk < nth) s.chunks = nth < n_head ? nth : n_head;
-    return s;
+/* Appends the items of every run: blocks of tb tokens, each split into `chunks` head ranges
+ * of n_head heads. Returns the item count or -1 when memory cannot be had. */
+static int items_make(cpu_backend *cb, attn_item **items, size_t *cap, const attn_run *runs, int n_runs, int tb,
+                      int n_head, int chunks) {
+    int n = 0;
+    for (int r = 0; r < n_runs; r++) n += (runs[r].n_tok + tb - 1) / tb * chunks;
+    if (cpu_grow((void **)items, cap, (size_t)(n > 0 ? n : 1), sizeof **items)) return -1;
+    int k = 0;
+    for (int r = 0; r < n_runs; r++)
+        for (int i0 = 0; i0 < runs[r].n_tok; i0 += tb)
+            for (int c = 0; c < chunks; c++) {
+                int ni = runs[r].n_tok - i0 < tb ? runs[r].n_tok - i0 : tb;
+                (*items)[k++] = (attn_item){r, i0, ni, (int)((long)n_head * c / chunks),
+                                            (int)((long)n_head * (c + 1) / chunks)};
+            }
+    return n;
 }
 
-static void split_item(const split *s, int item, int *i, int *h0, int *h1) {
-    *i = item / s->chunks;
-    int c = item % s->chunks;
-    *h0 = (int)((long)s->n_head * c / s->chunks);
-    *h1 = (int)((long)s->n_head * (c + 1) / s->chunks);
+/* blocks of tb tokens over all runs */
+static int count_blocks(const attn_run *runs, int n_runs, int tb) {
+    int n = 0;
+    for (int r = 0; r < n_runs; r++) n += (runs[r].n_tok + tb - 1) / tb;
+    return n;
 }
 
 /* ---- standard attention ----
@@ -158,13 +172,14 @@ static void split_item(const split *s, int item, int *i, int *h0, int *h1) {
 typedef struct std_job {
     const attn_std_args *a;
     cpu_backend *cb;
-    int n_qb;  /* query blocks */
+    const attn_item *items;
+    int n_items;
     int group; /* query heads per kv head */
-    int n_ctx_used;
+    int max_keys; /* most keys any token sees (explicit score rows) */
 } std_job;
 
 /* converts rows [t0, t0+nt) of head hk's K or V into dst [nt][d] */
-static void std_tile(const void *cache, uint32_t type, size_t row, size_t head_off, int t0, int nt, int d,
+static void std_tile(const void *cache, uint32_t type, size_t row, size_t head_off, int64_t t0, int nt, int d,
                      float *dst) {
     for (int t = 0; t < nt; t++) {
         const float *r = cpu_row_f32(type, (const char *)cache + (size_t)(t0 + t) * row + head_off, d, dst + (size_t)t * d);
@@ -180,18 +195,20 @@ static void std_worker(void *arg, int ith, int nth) {
     const float **qp = (const float **)(void *)(op + R);
     float *ktile = j->cb->scratch[ith] + ptr_floats(2 * (size_t)R), *vtile = ktile + STD_KT * a->d_k,
           *m = vtile + STD_KT * a->d_v, *l = m + R,
-          *scores = l + R; /* flash: scores[R][STD_KT]; explicit: scores[R][n_ctx_used] */
+          *scores = l + R; /* flash: scores[R][STD_KT]; explicit: scores[R][max_keys] */
     size_t krow = quant_row_bytes(a->k_type, (int64_t)a->n_head_kv * a->d_k);
     size_t vrow = quant_row_bytes(a->v_type, (int64_t)a->n_head_kv * a->d_v);
-    size_t ld = a->flash ? STD_KT : (size_t)j->n_ctx_used;
-    for (int it = ith; it < a->n_head_kv * j->n_qb; it += nth) {
-        int hk = it / j->n_qb, i0 = (it % j->n_qb) * STD_QB;
-        int ni = a->n_tok - i0 < STD_QB ? a->n_tok - i0 : STD_QB, nr = ni * G;
+    size_t ld = a->flash ? STD_KT : (size_t)j->max_keys;
+    for (int it = ith; it < j->n_items; it += nth) {
+        const attn_item *item = &j->items[it];
+        const attn_run *run = &a->runs[item->run];
+        int hk = item->h0, i0 = item->i0, ni = item->ni, nr = ni * G, pos0 = run->pos0;
+        int64_t kv0 = run->kv0;
         size_t koff = quant_row_bytes(a->k_type, (int64_t)hk * a->d_k), voff = quant_row_bytes(a->v_type, (int64_t)hk * a->d_v);
-        int n_t = a->pos0 + i0 + ni; /* keys seen by the last token of the block */
+        int n_t = pos0 + i0 + ni; /* keys seen by the last token of the block */
         for (int i = 0; i < ni; i++)
             for (int g = 0; g < G; g++) {
-                size_t row = (size_t)(i0 + i) * a->n_head + hk * G + g;
+                size_t row = (size_t)(run->tok0 + i0 + i) * a->n_head + hk * G + g;
                 qp[i * G + g] = a->q + row * a->d_k;
                 op[i * G + g] = a->out + row * a->d_v;
                 memset(op[i * G + g], 0, sizeof(float) * a->d_v);
@@ -200,8 +217,8 @@ static void std_worker(void *arg, int ith, int nth) {
         /* every row scores the whole tile (keys past a token's causal limit are computed and
          * then ignored or weighted 0), so the blocked kernel shares each load */
         for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
-            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT, lim0 = a->pos0 + i0 + 1 - t0;
-            std_tile(a->k_cache, a->k_type, krow, koff, t0, nt, a->d_k, ktile);
+            int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT, lim0 = pos0 + i0 + 1 - t0;
+            std_tile(a->k_cache, a->k_type, krow, koff, kv0 + t0, nt, a->d_k, ktile);
             float *sc = a->flash ? scores : scores + t0;
             dot_blk(qp, nr, ktile, a->d_k, nt, a->d_k, sc, ld, 0);
             if (!a->flash) {
@@ -212,7 +229,7 @@ static void std_worker(void *arg, int ith, int nth) {
                 }
                 continue;
             }
-            std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
+            std_tile(a->v_cache, a->v_type, vrow, voff, kv0 + t0, nt, a->d_v, vtile);
             flash_rows(nr, G, lim0, nt, sc, ld, a->scale, m, l, op, a->d_v);
             axpy_blk(op, nr, sc, ld, vtile, a->d_v, nt, a->d_v);
         }
@@ -226,24 +243,39 @@ static void std_worker(void *arg, int ith, int nth) {
         /* explicit: normalise each score row (zero past its causal limit), then one pass over V */
         for (int r = 0; r < nr; r++) {
             float *sr = scores + (size_t)r * ld;
-            int lim = a->pos0 + i0 + r / G + 1;
+            int lim = pos0 + i0 + r / G + 1;
             softmax(sr, lim);
             for (int t = lim; t < n_t; t++) sr[t] = 0.0f;
         }
         for (int t0 = 0; t0 < n_t; t0 += STD_KT) {
             int nt = n_t - t0 < STD_KT ? n_t - t0 : STD_KT;
-            std_tile(a->v_cache, a->v_type, vrow, voff, t0, nt, a->d_v, vtile);
+            std_tile(a->v_cache, a->v_type, vrow, voff, kv0 + t0, nt, a->d_v, vtile);
             axpy_blk(op, nr, scores + t0, ld, vtile, a->d_v, nt, a->d_v);
         }
     }
 }
 
+static int max_keys(const attn_run *runs, int n_runs) {
+    int mk = 1;
+    for (int r = 0; r < n_runs; r++)
+        if (runs[r].pos0 + runs[r].n_tok > mk) mk = runs[r].pos0 + runs[r].n_tok;
+    return mk;
+}
+
 int cpu_attn_std(backend *b, const attn_std_args *a) {
     cpu_backend *cb = (cpu_backend *)b;
-    std_job j = {a, cb, (a->n_tok + STD_QB - 1) / STD_QB, a->n_head / a->n_head_kv, a->pos0 + a->n_tok};
+    /* one item per (kv head, block of STD_QB tokens of a run) */
+    int n = items_make(cb, (attn_item **)&cb->attn_items, &cb->attn_items_n, a->runs, a->n_runs, STD_QB,
+                       a->n_head_kv, a->n_head_kv);
+    if (n < 0) return LATTE_E_NOMEM;
+    for (int i = 0; i < n; i++) { /* items_make gave head ranges [h0, h0+1): h0 is the kv head */
+        attn_item *it = &((attn_item *)cb->attn_items)[i];
+        it->h1 = it->h0 + 1;
+    }
+    std_job j = {a, cb, cb->attn_items, n, a->n_head / a->n_head_kv, max_keys(a->runs, a->n_runs)};
     size_t R = (size_t)STD_QB * j.group;
     size_t need = ptr_floats(2 * R) + (size_t)STD_KT * (a->d_k + a->d_v) + 2 * R +
-                  R * (a->flash ? STD_KT : (size_t)j.n_ctx_used);
+                  R * (a->flash ? STD_KT : (size_t)j.max_keys);
     int rc = cpu_scratch_reserve(cb, need);
     if (rc) return rc;
     cpu_pool_run(cb->pool, std_worker, &j);
@@ -255,23 +287,25 @@ int cpu_attn_std(backend *b, const attn_std_args *a) {
 typedef struct lat_job {
     const attn_latent_args *a;
     cpu_backend *cb;
-    split sp;
+    const attn_item *items;
+    int n_items, max_keys;
 } lat_job;
 
 #define LAT_BLOCK 32 /* cache rows converted at once in the fused path */
 #define LAT_TB 4     /* tokens per work item in the fused path: they share each converted block */
 
-/* mode 3 / -fa: rows (token of [i0, i0+ni), head of [h0, h1)) stream the cache together,
- * each converted block of LAT_BLOCK rows scored and accumulated by the blocked kernels */
-static void lat_fused(const attn_latent_args *a, int i0, int ni, int h0, int h1, float *scr) {
-    int w = a->r + a->d_rope, nh = h1 - h0, R = ni * nh, n_t = a->pos0 + i0 + ni;
+/* mode 3 / -fa: rows (token of [i0, i0+ni) of the run, head of [h0, h1)) stream the
+ * sequence's cache rows together, each converted block of LAT_BLOCK rows scored and
+ * accumulated by the blocked kernels */
+static void lat_fused(const attn_latent_args *a, const attn_run *run, int i0, int ni, int h0, int h1, float *scr) {
+    int w = a->r + a->d_rope, nh = h1 - h0, R = ni * nh, n_t = run->pos0 + i0 + ni;
     size_t row = quant_row_bytes(a->kv_type, w);
     float **op = (float **)(void *)scr;
     const float **qlp = (const float **)(void *)(op + R), **qpp = qlp + R;
     float *blk = scr + ptr_floats(3 * (size_t)R), *m = blk + (size_t)LAT_BLOCK * w, *l = m + R, *s = l + R;
     for (int i = 0; i < ni; i++)
         for (int h = 0; h < nh; h++) {
-            size_t qr = (size_t)(i0 + i) * a->n_head + h0 + h;
+            size_t qr = (size_t)(run->tok0 + i0 + i) * a->n_head + h0 + h;
             int r = i * nh + h;
             qlp[r] = a->q_lat + qr * a->r;
             qpp[r] = a->q_pe + qr * a->d_rope;
@@ -282,44 +316,46 @@ static void lat_fused(const attn_latent_args *a, int i0, int ni, int h0, int h1,
     for (int t0 = 0; t0 < n_t; t0 += LAT_BLOCK) {
         int nb = n_t - t0 < LAT_BLOCK ? n_t - t0 : LAT_BLOCK;
         for (int t = 0; t < nb; t++) {
-            const void *src = (const char *)a->kv_cache + (size_t)(t0 + t) * row;
+            const void *src = (const char *)a->kv_cache + (size_t)(run->kv0 + t0 + t) * row;
             const float *r = cpu_row_f32(a->kv_type, src, w, blk + (size_t)t * w);
             if (r != blk + (size_t)t * w) memcpy(blk + (size_t)t * w, r, sizeof(float) * w);
         }
         dot_blk(qlp, R, blk, w, nb, a->r, s, LAT_BLOCK, 0);
         dot_blk(qpp, R, blk + a->r, w, nb, a->d_rope, s, LAT_BLOCK, 1);
-        flash_rows(R, nh, a->pos0 + i0 + 1 - t0, nb, s, LAT_BLOCK, a->scale, m, l, op, a->r);
+        flash_rows(R, nh, run->pos0 + i0 + 1 - t0, nb, s, LAT_BLOCK, a->scale, m, l, op, a->r);
         axpy_blk(op, R, s, LAT_BLOCK, blk, w, nb, a->r);
     }
     for (int r = 0; r < R; r++)
         for (int d = 0; d < a->r; d++) op[r][d] /= l[r];
 }
 
-/* modes 1 and 2: a full score row, softmax, then the value product */
-static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float *scr) {
-    int w = a->r + a->d_rope, n_t = a->pos0 + i + 1;
+/* modes 1 and 2: a full score row, softmax, then the value product (token i of the run) */
+static void lat_explicit(const attn_latent_args *a, const attn_run *run, int i, int h0, int h1, float *scr,
+                         int max_keys) {
+    int w = a->r + a->d_rope, n_t = run->pos0 + i + 1;
     size_t row = quant_row_bytes(a->kv_type, w);
-    size_t trow = quant_row_bytes(a->ct_type, a->n_ctx);
-    float *rbuf = scr, *scores = rbuf + w;
+    size_t trow = a->mode == 1 ? quant_row_bytes(a->ct_type, a->ct_ld) : 0, es = a->mode == 1 ? quant_row_bytes(a->ct_type, 1) : 0;
+    const char *kv = (const char *)a->kv_cache + (size_t)run->kv0 * row;
+    /* scores first: a converted transposed row (n_t floats) may be longer than w */
+    float *scores = scr, *rbuf = scr + max_keys;
+    size_t ti = (size_t)run->tok0 + i;
     for (int h = h0; h < h1; h++) {
-        const float *ql = a->q_lat + ((size_t)i * a->n_head + h) * a->r;
-        const float *qp = a->q_pe + ((size_t)i * a->n_head + h) * a->d_rope;
-        float *o = a->out + ((size_t)i * a->n_head + h) * a->r;
+        const float *ql = a->q_lat + (ti * a->n_head + h) * a->r;
+        const float *qp = a->q_pe + (ti * a->n_head + h) * a->d_rope;
+        float *o = a->out + (ti * a->n_head + h) * a->r;
         for (int t = 0; t < n_t; t++) {
-            const float *c = cpu_row_f32(a->kv_type, (const char *)a->kv_cache + (size_t)t * row, w, rbuf);
+            const float *c = cpu_row_f32(a->kv_type, kv + (size_t)t * row, w, rbuf);
             scores[t] = a->scale * (dot(ql, c, a->r) + dot(qp, c + a->r, a->d_rope));
         }
         softmax(scores, n_t);
-        if (a->mode == 1) { /* o[d] = sum_t p_t * cT[d][t] */
+        if (a->mode == 1) { /* o[d] = sum_t p_t * cT[d][kv0 + t] */
             for (int d = 0; d < a->r; d++) {
-                const float *ct = cpu_row_f32(a->ct_type, (const char *)a->ct_cache + (size_t)d * trow, n_t, rbuf);
-                o[d] = dot(scores, ct, n_t);
+                const char *col = (const char *)a->ct_cache + (size_t)d * trow + (size_t)run->kv0 * es;
+                o[d] = dot(scores, cpu_row_f32(a->ct_type, col, n_t, rbuf), n_t);
             }
         } else {
             memset(o, 0, sizeof(float) * a->r);
-            for (int t = 0; t < n_t; t++)
-                axpy(o, scores[t], cpu_row_f32(a->kv_type, (const char *)a->kv_cache + (size_t)t * row, w, rbuf),
-                     a->r);
+            for (int t = 0; t < n_t; t++) axpy(o, scores[t], cpu_row_f32(a->kv_type, kv + (size_t)t * row, w, rbuf), a->r);
         }
     }
 }
@@ -327,22 +363,26 @@ static void lat_explicit(const attn_latent_args *a, int i, int h0, int h1, float
 static void lat_worker(void *arg, int ith, int nth) {
     const lat_job *j = arg;
     const attn_latent_args *a = j->a;
-    int items = j->sp.n_blk * j->sp.chunks;
-    for (int it = ith; it < items; it += nth) {
-        int b, h0, h1;
-        split_item(&j->sp, it, &b, &h0, &h1);
-        int i0 = b * j->sp.tb, ni = a->n_tok - i0 < j->sp.tb ? a->n_tok - i0 : j->sp.tb;
-        if (a->mode == 3 || a->flash) lat_fused(a, i0, ni, h0, h1, j->cb->scratch[ith]);
+    for (int it = ith; it < j->n_items; it += nth) {
+        const attn_item *item = &j->items[it];
+        const attn_run *run = &a->runs[item->run];
+        if (a->mode == 3 || a->flash) lat_fused(a, run, item->i0, item->ni, item->h0, item->h1, j->cb->scratch[ith]);
         else
-            for (int i = i0; i < i0 + ni; i++) lat_explicit(a, i, h0, h1, j->cb->scratch[ith]);
+            for (int i = item->i0; i < item->i0 + item->ni; i++)
+                lat_explicit(a, run, i, item->h0, item->h1, j->cb->scratch[ith], j->max_keys);
     }
 }
 
 int cpu_attn_latent(backend *b, const attn_latent_args *a) {
     cpu_backend *cb = (cpu_backend *)b;
     bool fused = a->mode == 3 || a->flash;
-    lat_job j = {a, cb, split_make(a->n_tok, fused ? LAT_TB : 1, a->n_head, cb->n_threads)};
-    size_t w = (size_t)a->r + a->d_rope, n_t = (size_t)(a->pos0 + a->n_tok), R = (size_t)LAT_TB * a->n_head;
+    int tb = fused ? LAT_TB : 1, nth = cb->n_threads;
+    /* split heads only when the token blocks alone leave threads idle */
+    int chunks = count_blocks(a->runs, a->n_runs, tb) < nth ? (nth < a->n_head ? nth : a->n_head) : 1;
+    int n = items_make(cb, (attn_item **)&cb->attn_items, &cb->attn_items_n, a->runs, a->n_runs, tb, a->n_head, chunks);
+    if (n < 0) return LATTE_E_NOMEM;
+    lat_job j = {a, cb, cb->attn_items, n, max_keys(a->runs, a->n_runs)};
+    size_t w = (size_t)a->r + a->d_rope, n_t = (size_t)j.max_keys, R = (size_t)LAT_TB * a->n_head;
     size_t need = fused ? ptr_floats(3 * R) + LAT_BLOCK * w + 2 * R + R * LAT_BLOCK : (w > n_t ? w : n_t) + n_t;
     int rc = cpu_scratch_reserve(cb, need);
     if (rc) return rc;
