@@ -25,7 +25,7 @@ from compare import figures, verdict  # noqa: E402
 MODELS = [("ds2lite-tiny", "ds2lite-tiny"), ("ds2lite-tiny-mainline", "ds2lite-tiny"),
           ("ds3-tiny", "ds3-tiny"), ("ds3-tiny-kvb", "ds3-tiny"), ("ds3-nogroup", "ds3-nogroup"),
           ("qwen2-tiny", "qwen2-tiny")]
-CTX = ["-c", "256", "-t", "1"]
+CTX = ["-c", "256"]
 
 
 def load_fixture(base):
@@ -39,8 +39,12 @@ def run_logits(model, tokens, args, tmp):
     """Run latte logits; returns (returncode, stderr, logits or None)."""
     fd, out = tempfile.mkstemp(suffix=".f32", dir=tmp)
     os.close(fd)
-    cmd = [LATTE, "logits", "-m", os.path.join(FIX, model + ".gguf"),
-           "--tokens", ",".join(map(str, tokens)), "-o", out] + CTX + args
+    lists = tokens if tokens and isinstance(tokens[0], list) else [tokens]
+    cmd = [LATTE, "logits", "-m", os.path.join(FIX, model + ".gguf"), "-o", out] + CTX + args
+    for t in lists:
+        cmd += ["--tokens", ",".join(map(str, t))]
+    if "-t" not in args:
+        cmd += ["-t", "1"]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            errors="replace", timeout=TIMEOUT)
@@ -80,6 +84,31 @@ def case_compare(name, model, base, args, check_warning=False):
                 return False, f"{len(mla)} stderr lines mention MLA, expected one warning; {text}"
             text += f"; warning: {mla[0].strip()[:120]}"
         return ok, text
+    return name, go
+
+
+def case_multi(name, model, base, args, cuts=(0, 5, 9)):
+    """Several sequences in one batch (prefixes of the fixture's tokens of different lengths,
+    each its own --tokens list): every sequence's rows match the reference rows."""
+    def go(tmp):
+        j, ref = load_fixture(base)
+        toks = j["tokens"]
+        lists = [toks[:len(toks) - c] for c in cuts]
+        rc, err, got = run_logits(model, lists, args, tmp)
+        if rc != 0 or got is None:
+            return False, why_failed(rc, err)
+        want = sum(len(t) for t in lists) * j["n_vocab"]
+        if got.size != want:
+            return False, f"{got.size} logits written, expected {want}"
+        got = got.reshape(-1, j["n_vocab"])
+        row, texts = 0, []
+        for t in lists:
+            ok, text = verdict(figures(ref[:len(t)], got[row:row + len(t)]))
+            if not ok:
+                return False, f"sequence of {len(t)} tokens: {text}"
+            row += len(t)
+            texts.append(text)
+        return True, texts[0]
     return name, go
 
 
@@ -156,9 +185,17 @@ def build_cases():
         for mla in modes:
             for fa in fas:
                 for inc in incs:
-                    args = ["-mla", str(mla)] + (["-fa"] if fa else []) + (["--incremental"] if inc else [])
-                    name = f"{model} mla{mla} fa{'on' if fa else 'off'} {'incr' if inc else 'batch'}"
-                    cases.append(case_compare(name, model, base, args))
+                    for t in [1, 2]:
+                        args = ["-mla", str(mla), "-t", str(t)] + (["-fa"] if fa else []) + \
+                            (["--incremental"] if inc else [])
+                        name = f"{model} mla{mla} fa{'on' if fa else 'off'} {'incr' if inc else 'batch'} t{t}"
+                        cases.append(case_compare(name, model, base, args))
+                # three sequences of different lengths in one batch, and one token of each per step
+                for inc in incs:
+                    args = ["-mla", str(mla), "-t", "2", "-ub", "16"] + (["-fa"] if fa else []) + \
+                        (["--incremental"] if inc else [])
+                    name = f"{model} mla{mla} fa{'on' if fa else 'off'} 3 sequences {'incr' if inc else 'batch'}"
+                    cases.append(case_multi(name, model, base, args))
         cases.append(case_compare(f"{model} mla3 faon ub7", model, base, ["-mla", "3", "-fa", "-ub", "7"]))
         cases.append(case_compare(f"{model} mla0 faoff ub7", model, base, ["-mla", "0", "-ub", "7", "-b", "16"]))
         cases.append(case_greedy(f"{model} greedy mla0", model, base, ["-mla", "0"]))

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 
-typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_U64, T_STOP } flag_type;
+typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_U64, T_STOP, T_TOKENS } flag_type;
 
 typedef struct flag {
     const char *s, *l; /* short and long spellings (either may be NULL) */
@@ -47,7 +47,8 @@ static const flag FLAGS[] = {
     {NULL, "--chat-template", T_STR, O(chat_template), 0, 0, "chat template name (chatml, deepseek3, ...)"},
     {NULL, "--chat", T_BOOL, O(chat), 0, 0, "run: wrap the prompt as one user message in the chat template"},
     {"-sys", "--system-prompt", T_STR, O(system), 0, 0, "system prompt for chat"},
-    {NULL, "--tokens", T_STR, O(tokens), 0, 0, "logits: comma-separated token ids"},
+    {NULL, "--tokens", T_TOKENS, 0, 0, 0, "logits: comma-separated token ids (repeatable: each list its own sequence, one batch)"},
+    {"-np", "--parallel", T_INT, O(n_seq), 1, 65536, "sequences held at once, each with -c / -np positions"},
     {"-o", "--output", T_STR, O(out), 0, 0, "logits: output file (float32 [n_tokens][n_vocab])"},
     {NULL, "--incremental", T_BOOL, O(incremental), 0, 0, "logits: decode one token per step"},
     {NULL, "--ids", T_BOOL, O(ids), 0, 0, "tokenize: print ids as a JSON array"},
@@ -64,6 +65,7 @@ static const flag FLAGS[] = {
 static void defaults(cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
+    o->n_seq = 1;
     o->n_batch = 2048;
     o->n_ubatch = 512;
     o->mla = -1;
@@ -96,6 +98,11 @@ static int set(const flag *f, const char *name, const char *v, cli_opts *o) {
         if (o->n_stops >= CLI_MAX_STOPS) return bad(name, v, "too many stop strings");
         if (!*v) return bad(name, v, "empty stop string");
         o->stops[o->n_stops++] = v;
+        return 0;
+    case T_TOKENS:
+        if (o->n_token_lists >= CLI_MAX_SEQS) return bad(name, v, "too many token lists");
+        o->token_lists[o->n_token_lists++] = v;
+        o->tokens = o->token_lists[0];
         return 0;
     case T_INT: {
         long x = strtol(v, &end, 10);

@@ -9,12 +9,15 @@
 #include <stdint.h>
 
 #define CLI_MAX_STOPS 16
+#define CLI_MAX_SEQS 256 /* logits: --tokens lists */
 
 typedef struct cli_opts {
     const char *model, *prompt, *file, *tokens, *out, *ctk, *ctv, *chat_template, *system, *ser;
     const char *stops[CLI_MAX_STOPS];
     int n_stops;
-    int n_ctx, n_batch, n_ubatch, n_threads, mla, n_predict, top_k, repeat_last_n, n_pp, n_tg, reps;
+    const char *token_lists[CLI_MAX_SEQS];
+    int n_token_lists;
+    int n_ctx, n_seq, n_batch, n_ubatch, n_threads, mla, n_predict, top_k, repeat_last_n, n_pp, n_tg, reps;
     bool fa, incremental, ids, no_bos, no_special, verbose, help, chat;
     float temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
     uint64_t seed;

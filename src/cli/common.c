@@ -61,6 +61,7 @@ int cli_load_model(const cli_opts *o, bool vocab_only, latte_model **m) {
 int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
     latte_ctx_params cp = latte_ctx_default_params();
     cp.n_ctx = o->n_ctx;
+    cp.n_seq = o->n_seq;
     cp.n_batch = o->n_batch;
     cp.n_ubatch = o->n_ubatch;
     cp.n_threads = o->n_threads;

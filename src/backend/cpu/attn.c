@@ -8,18 +8,27 @@
 
 #include "../../quant/quant.h"
 #include "cpu.h"
+#include "matmul.h"
 #include "vec.h"
+
+static int attn_cap = CPU_ISA_AVX512; /* set before any attention runs (cpu_attn_cap_isa) */
 
 static bool has_avx2(void) {
     static int v = -1; /* decided once; a benign race sets the same value */
     if (v < 0) v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    return v;
+    return v && attn_cap >= CPU_ISA_AVX2;
 }
 
 static bool has_avx512(void) {
     static int v = -1;
-    if (v < 0) v = has_avx2() && __builtin_cpu_supports("avx512f");
-    return v;
+    if (v < 0) v = __builtin_cpu_supports("avx512f");
+    return v && has_avx2() && attn_cap >= CPU_ISA_AVX512;
+}
+
+int cpu_attn_cap_isa(int isa) {
+    int old = attn_cap;
+    attn_cap = isa;
+    return old;
 }
 
 const float *cpu_row_f32(uint32_t type, const void *row, int64_t n, float *buf) {

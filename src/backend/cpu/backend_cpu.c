@@ -279,6 +279,19 @@ int backend_cpu_init(backend **out, int n_threads, latte_err *err) {
     *out = NULL;
     cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return err_set(err, LATTE_E_NOMEM, "out of memory creating the CPU backend");
+    /* LATTE_CPU_ISA=ref|avx2|avx512 caps the kernels (all CPU contexts of the process):
+     * to compare paths end to end on one machine */
+    const char *isa = getenv("LATTE_CPU_ISA");
+    if (isa && *isa) {
+        int cap = !strcmp(isa, "ref") ? CPU_ISA_REF : !strcmp(isa, "avx2") ? CPU_ISA_AVX2
+                : !strcmp(isa, "avx512") ? CPU_ISA_AVX512 : -1;
+        if (cap < 0) {
+            free(cb);
+            return err_set(err, LATTE_E_ARG, "LATTE_CPU_ISA='%s': expected ref, avx2 or avx512", isa);
+        }
+        cpu_matmul_cap_isa(cap);
+        cpu_attn_cap_isa(cap);
+    }
     if (n_threads <= 0) n_threads = backend_cpu_physical_cores();
     cb->pool = cpu_pool_init(n_threads);
     if (!cb->pool) {

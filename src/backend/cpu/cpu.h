@@ -32,6 +32,8 @@ int cpu_grow(void **buf, size_t *cap, size_t n, size_t elt);
  * otherwise converts into buf. */
 const float *cpu_row_f32(uint32_t type, const void *row, int64_t n, float *buf);
 
+/* Caps the instruction sets attention may use (CPU_ISA_* of matmul.h); returns the old cap. */
+int cpu_attn_cap_isa(int isa);
 int cpu_attn_std(backend *b, const attn_std_args *a);
 int cpu_attn_latent(backend *b, const attn_latent_args *a);
 /* matmul_heads (heads.c): one pool job over (head, row range) items */
