@@ -73,6 +73,9 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
             goto fail;
         }
         if ((rc = weights_bind(&m->w, m->gf, &m->hp, cpu_types, err))) goto fail;
+        /* the MLA matrices the asked mode needs but the file lacks, built once here (a context
+         * that later asks for another mode derives what it lacks then, also once) */
+        if (m->hp.has_mla && (rc = weights_derive_mla(&m->w, &m->hp, p->mla == 0, err))) goto fail;
         prefault(m->gf, p);
         if (m->vocab && tok_n_vocab(m->vocab) > m->hp.n_vocab) {
             rc = err_set(err, LATTE_E_FORMAT, "the vocabulary has %d tokens but the model only %d logits",

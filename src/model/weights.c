@@ -1,6 +1,7 @@
 /* weights.c: binding tensors by name ("blk.N.attn_q.weight") and checking their shapes.
  * Which MLA layout a file uses is read from which tensors exist, never from counts.
- * Derived MLA matrices are f32 copies built from the file's tensors (weights_derive_mla). */
+ * Derived MLA matrices are built once from the file's tensors (weights_derive_mla), in the
+ * source's float type or f16, never per context. */
 #include "weights.h"
 
 #include <stdio.h>
@@ -174,58 +175,72 @@ int weights_bind(model_weights *w, const gguf_file *gf, const model_hparams *hp,
     return 0;
 }
 
-/* An owned f32 tensor of rows x cols. */
-static lt_tensor *new_derived(model_weights *w, const char *name, int64_t cols, int64_t rows, latte_err *err) {
+/* An owned tensor of rows x cols in type t. */
+static lt_tensor *new_derived(model_weights *w, const char *name, uint32_t t, int64_t cols, int64_t rows,
+                              latte_err *err) {
     lt_tensor **nt = realloc(w->derived, (w->n_derived + 1) * sizeof *nt);
     if (nt) w->derived = nt;
-    lt_tensor *t = nt ? malloc(sizeof *t) : NULL;
-    float *data = t ? malloc((size_t)cols * (size_t)rows * sizeof(float)) : NULL;
+    size_t rb = quant_row_bytes(t, cols);
+    lt_tensor *dt = nt ? malloc(sizeof *dt) : NULL;
+    void *data = dt ? malloc(rb * (size_t)rows) : NULL;
     if (!data) {
-        free(t);
+        free(dt);
         err_set(err, LATTE_E_NOMEM, "out of memory deriving %s", name);
         return NULL;
     }
-    w->derived[w->n_derived++] = t;
-    *t = (lt_tensor){.name = name, .type = QT_F32, .ne = {cols, rows, 1, 1}, .row_bytes = (size_t)cols * 4,
-                     .data = data};
-    return t;
+    w->derived[w->n_derived++] = dt;
+    *dt = (lt_tensor){.name = name, .type = t, .ne = {cols, rows, 1, 1}, .row_bytes = rb, .data = data};
+    return dt;
 }
 
 static void row_f32(const lt_tensor *t, int64_t row, float *out) {
     quant_dequant_row(t->type, (const char *)t->data + (size_t)row * t->row_bytes, out, t->ne[0]);
 }
 
+/* Derived matrices keep the source's precision where it is a float type and are f16 for
+ * quantized sources (a transpose cannot keep a block format): built once, at load. */
+static uint32_t derived_type(uint32_t src) { return src == QT_F32 || src == QT_BF16 ? src : QT_F16; }
+
 int weights_derive_mla(model_weights *w, const model_hparams *hp, bool need_kvb, latte_err *err) {
     int64_t H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dv = hp->d_v;
-    float *row = malloc((size_t)(r > dn ? r : dn) * sizeof(float));
+    int64_t wmax = r > dn ? r : dn;
+    float *row = malloc((size_t)(wmax + r * dn) * sizeof(float));
     if (!row) return err_set(err, LATTE_E_NOMEM, "out of memory deriving MLA matrices");
+    float *blk = row + wmax; /* one head's k_b, [r][dn] */
     int rc = 0;
     for (int il = 0; il < hp->n_layer && !rc; il++) {
         layer_weights *L = &w->layers[il];
         if (!L->kb.t) { /* k_b_h[c][j] = kv_b[h*(dn+dv) + j][c] */
-            lt_tensor *t = new_derived(w, "derived.attn_k_b", dn, r * H, err);
-            if (!t) { rc = LATTE_E_NOMEM; break; }
-            float *d = (float *)t->data;
-            for (int64_t h = 0; h < H; h++)
+            uint32_t t = derived_type(L->wkv_b->type);
+            lt_tensor *d = new_derived(w, "derived.attn_k_b", t, dn, r * H, err);
+            if (!d) { rc = LATTE_E_NOMEM; break; }
+            for (int64_t h = 0; h < H; h++) {
                 for (int64_t j = 0; j < dn; j++) {
                     row_f32(L->wkv_b, h * (dn + dv) + j, row);
-                    for (int64_t c = 0; c < r; c++) d[(h * r + c) * dn + j] = row[c];
+                    for (int64_t c = 0; c < r; c++) blk[c * dn + j] = row[c];
                 }
-            L->kb = (mla_mat){t, r, 0, r};
+                for (int64_t c = 0; c < r; c++)
+                    quant_quant_row(t, blk + c * dn, (char *)d->data + (size_t)(h * r + c) * d->row_bytes, dn);
+            }
+            L->kb = (mla_mat){d, r, 0, r};
         }
         if (need_kvb && !L->kvb.t) { /* kv_b rows: k_nope rows (transposed k_b) then v_b rows */
-            lt_tensor *t = new_derived(w, "derived.attn_kv_b", r, H * (dn + dv), err);
-            if (!t) { rc = LATTE_E_NOMEM; break; }
-            float *d = (float *)t->data;
+            uint32_t t = derived_type(L->kb.t->type);
+            lt_tensor *d = new_derived(w, "derived.attn_kv_b", t, r, H * (dn + dv), err);
+            if (!d) { rc = LATTE_E_NOMEM; break; }
             for (int64_t h = 0; h < H; h++) {
                 for (int64_t c = 0; c < r; c++) {
-                    row_f32(L->kb.t, h * r + c, row);
-                    for (int64_t j = 0; j < dn; j++) d[(h * (dn + dv) + j) * r + c] = row[j];
+                    row_f32(L->kb.t, h * L->kb.head_rows + L->kb.row_off + c, row);
+                    for (int64_t j = 0; j < dn; j++) blk[j * r + c] = row[j];
                 }
-                for (int64_t i = 0; i < dv; i++)
-                    row_f32(L->vb.t, h * L->vb.head_rows + L->vb.row_off + i, d + (h * (dn + dv) + dn + i) * r);
+                for (int64_t j = 0; j < dn; j++)
+                    quant_quant_row(t, blk + j * r, (char *)d->data + (size_t)(h * (dn + dv) + j) * d->row_bytes, r);
+                for (int64_t i = 0; i < dv; i++) {
+                    row_f32(L->vb.t, h * L->vb.head_rows + L->vb.row_off + i, row);
+                    quant_quant_row(t, row, (char *)d->data + (size_t)(h * (dn + dv) + dn + i) * d->row_bytes, r);
+                }
             }
-            L->kvb = (mla_mat){t, dn + dv, 0, dn + dv};
+            L->kvb = (mla_mat){d, dn + dv, 0, dn + dv};
         }
     }
     free(row);
