@@ -59,6 +59,23 @@ const char *latte_model_arch(const latte_model *m);
 /* Bytes of all weights (for bandwidth accounting). */
 uint64_t latte_model_weight_bytes(const latte_model *m);
 
+/* ---- placement ---- */
+typedef struct latte_place_params {
+    int n_gpu_layers;      /* -ngl: -1 unset (automatic fit where a GPU exists) */
+    int n_cpu_moe;         /* --n-cpu-moe: routed experts of the first N layers stay on the CPU */
+    int main_gpu;          /* -mg */
+    const char *const *overrides; /* -ot "REGEX=DEVICE" (first match wins) */
+    int n_overrides;
+    const char *const *fake_devices; /* "NAME:BYTES" devices to plan for (tests, what-ifs) */
+    int n_fake;
+    int n_ctx, mla, type_k, type_v; /* the context the KV cache is sized for (-1/0: defaults) */
+} latte_place_params;
+
+/* Prints where every weight and each layer's KV cache would live on this host's devices
+ * (plus the fake ones), bytes per device and the equivalent -ngl/-ot flags. Needs only the
+ * tensor directory. A bad rule, unknown device or a device over its memory is an error. */
+int latte_model_plan(const latte_model *m, const latte_place_params *p, FILE *out, latte_err *err);
+
 /* ---- context ---- */
 typedef struct latte_ctx_params {
     int n_ctx;        /* total context in tokens, split evenly over the sequences;

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 
-typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_U64, T_STOP, T_TOKENS } flag_type;
+typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_U64, T_STOP, T_TOKENS, T_OT, T_FAKE } flag_type;
 
 typedef struct flag {
     const char *s, *l; /* short and long spellings (either may be NULL) */
@@ -48,6 +48,12 @@ static const flag FLAGS[] = {
     {NULL, "--chat", T_BOOL, O(chat), 0, 0, "run: wrap the prompt as one user message in the chat template"},
     {"-sys", "--system-prompt", T_STR, O(system), 0, 0, "system prompt for chat"},
     {NULL, "--tokens", T_TOKENS, 0, 0, 0, "logits: comma-separated token ids (repeatable: each list its own sequence, one batch)"},
+    {"-ngl", "--n-gpu-layers", T_INT, O(n_gpu_layers), 0, 1 << 20, "layers on the GPU (the last N; above the layer count the output too)"},
+    {"-ot", "--override-tensor", T_OT, 0, 0, 0, "REGEX=DEVICE: tensors whose name matches go there (repeatable, first match wins)"},
+    {NULL, "--n-cpu-moe", T_INT, O(n_cpu_moe), 0, 1 << 20, "routed experts of the first N layers stay on the CPU"},
+    {"-mg", "--main-gpu", T_INT, O(main_gpu), 0, 1024, "the GPU for what is not split"},
+    {NULL, "--fake-device", T_FAKE, 0, 0, 0, "info --plan: also plan for a device NAME:BYTES (e.g. CUDA0:24G)"},
+    {NULL, "--plan", T_BOOL, O(plan), 0, 0, "info: print the placement plan"},
     {"-np", "--parallel", T_INT, O(n_seq), 1, 65536, "sequences held at once, each with -c / -np positions"},
     {"-o", "--output", T_STR, O(out), 0, 0, "logits: output file (float32 [n_tokens][n_vocab])"},
     {NULL, "--incremental", T_BOOL, O(incremental), 0, 0, "logits: decode one token per step"},
@@ -66,6 +72,7 @@ static void defaults(cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
     o->n_seq = 1;
+    o->n_gpu_layers = -1;
     o->n_batch = 2048;
     o->n_ubatch = 512;
     o->mla = -1;
@@ -98,6 +105,14 @@ static int set(const flag *f, const char *name, const char *v, cli_opts *o) {
         if (o->n_stops >= CLI_MAX_STOPS) return bad(name, v, "too many stop strings");
         if (!*v) return bad(name, v, "empty stop string");
         o->stops[o->n_stops++] = v;
+        return 0;
+    case T_OT:
+        if (o->n_overrides >= CLI_MAX_RULES) return bad(name, v, "too many -ot rules");
+        o->overrides[o->n_overrides++] = v;
+        return 0;
+    case T_FAKE:
+        if (o->n_fake >= CLI_MAX_RULES) return bad(name, v, "too many fake devices");
+        o->fake_devices[o->n_fake++] = v;
         return 0;
     case T_TOKENS:
         if (o->n_token_lists >= CLI_MAX_SEQS) return bad(name, v, "too many token lists");

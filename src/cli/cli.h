@@ -10,6 +10,7 @@
 
 #define CLI_MAX_STOPS 16
 #define CLI_MAX_SEQS 256 /* logits: --tokens lists */
+#define CLI_MAX_RULES 64 /* -ot rules, --fake-device */
 
 typedef struct cli_opts {
     const char *model, *prompt, *file, *tokens, *out, *ctk, *ctv, *chat_template, *system, *ser;
@@ -17,6 +18,9 @@ typedef struct cli_opts {
     int n_stops;
     const char *token_lists[CLI_MAX_SEQS];
     int n_token_lists;
+    const char *overrides[CLI_MAX_RULES], *fake_devices[CLI_MAX_RULES];
+    int n_overrides, n_fake, n_gpu_layers, n_cpu_moe, main_gpu;
+    bool plan;
     int n_ctx, n_seq, n_batch, n_ubatch, n_threads, mla, n_predict, top_k, repeat_last_n, n_pp, n_tg, reps;
     bool fa, incremental, ids, no_bos, no_special, verbose, help, chat;
     float temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
@@ -34,6 +38,7 @@ void cli_usage(const char *cmd);
 int cli_load_model(const cli_opts *o, bool vocab_only, latte_model **m);
 int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c);
 int cli_cache_type(const char *name, int *out);
+latte_place_params cli_place_params(const cli_opts *o);
 const char *cli_default_model_path(void);
 double cli_now(void);
 

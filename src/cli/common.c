@@ -81,6 +81,24 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
         cp.ser_thresh = t;
     }
     latte_err err = {0};
+    if (o->n_gpu_layers >= 0 || o->n_overrides || o->n_cpu_moe || o->main_gpu) {
+        /* placement flags: checked through the planner; on this build every weight runs on
+         * the CPU, and the planner's warnings say so */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        latte_place_params pp = cli_place_params(o);
+        pp.type_k = cp.type_k, pp.type_v = cp.type_v;
+        int prc = mem ? latte_model_plan(m, &pp, mem, &err) : 0;
+        if (mem) fclose(mem);
+        for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            if (!strncmp(line, "warning:", 8)) fprintf(stderr, "%s\n", line);
+        free(text);
+        if (prc) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            return err.code == LATTE_E_ARG ? 2 : 1;
+        }
+    }
     if (latte_ctx_init(c, m, &cp, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         return err.code == LATTE_E_ARG ? 2 : 1;
