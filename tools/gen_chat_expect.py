@@ -8,9 +8,9 @@ expected outputs that tests/test_chat.c compares against the native formatter:
   tests/data/chat/<family>-<case>.txt  the rendered text, byte for byte
 Templates come from the model files themselves where we have them (--refresh-from-gguf:
 vocab-deepseek_v3.gguf, vocab-qwen3.gguf, the R1-distill-Qwen GGUF part, SmolLM2); the
-others (deepseek2, llama3, llama3.1, qwen2, chatml, deepseek3.1, kimi-k2) are kept as the
-official texts in tests/data/chat/*.jinja: deepseek3.1 from DeepSeek-V3.1's
-tokenizer_config.json (deepseek3.1-think renders the same text with thinking=True), kimi-k2 from
+others (deepseek2, llama3, llama3.1, qwen2, chatml, deepseek3.1, deepseek-r1-0528, kimi-k2) are
+kept as the official texts in tests/data/chat/*.jinja: deepseek3.1 from DeepSeek-V3.1's
+tokenizer_config.json, deepseek-r1-0528 from R1-0528's (shared by its Qwen3-8B distill) (deepseek3.1-think renders the same text with thinking=True), kimi-k2 from
 Kimi-K2-Instruct's chat_template.jinja (as llama.cpp keeps it in models/templates). Families
 whose template takes tool results also render TOOL_CASES. Run from the repository root."""
 import json, os, struct, sys
@@ -32,13 +32,14 @@ FAMILIES = {  # name: (bos, eos)
     "qwen2": ("", "<|im_end|>"),
     "qwen3": ("", "<|im_end|>"),
     "smollm2": ("<|im_start|>", "<|im_end|>"),
+    "deepseek-r1-0528": (DS_BOS, DS_EOS),
     "deepseek3.1": (DS_BOS, DS_EOS),
     "deepseek3.1-think": (DS_BOS, DS_EOS),
     "kimi-k2": ("[BOS]", "[EOS]"),
 }
 # family: (template file, extra template variables); the rest use <family>.jinja alone
 TEMPLATE_OF = {"deepseek3.1-think": ("deepseek3.1", {"thinking": True})}
-TOOL_FAMILIES = ("deepseek3.1", "deepseek3.1-think", "kimi-k2")
+TOOL_FAMILIES = ("deepseek-r1-0528", "deepseek3.1", "deepseek3.1-think", "kimi-k2")
 
 def m(role, content):
     return {"role": role, "content": content}
@@ -68,6 +69,8 @@ TOOL_CASES = {
                      m("tool", "{\"temp\": 21}"), m("assistant", "It is 21 degrees."),
                      m("user", "And tomorrow?")], True),
     "tool_last": ([m("user", "Weather?"), m("tool", "sunny")], True),
+    "tool_two": ([m("user", "Both?"), m("tool", "a"), m("tool", "b"), m("assistant", "<think>t</think>ok"),
+                  m("user", "Again"), m("tool", "c")], False),
 }
 
 

@@ -21,6 +21,7 @@ static const struct {
     {"deepseek-r1-think", CHAT_DEEPSEEK_R1_THINK},
     {"llama3", CHAT_LLAMA3},
     {"llama3.1", CHAT_LLAMA31},
+    {"deepseek-r1-0528", CHAT_DEEPSEEK_R1_0528},
     {"deepseek3.1", CHAT_DEEPSEEK31},
     {"deepseek3.1-think", CHAT_DEEPSEEK31_THINK},
     {"kimi-k2", CHAT_KIMI_K2},
@@ -36,7 +37,7 @@ static const struct {
 
 #define CHAT_NAME_LIST                                                                        \
     "chatml, qwen2, smollm2, qwen3, deepseek2, deepseek3, deepseek-r1, deepseek-r1-think, " \
-    "llama3, llama3.1, deepseek3.1, deepseek3.1-think, kimi-k2"
+    "llama3, llama3.1, deepseek-r1-0528, deepseek3.1, deepseek3.1-think, kimi-k2"
 
 const char *chat_kind_name(chat_kind kind) {
     for (size_t i = 0; i < CHAT_N_NAMES; i++)
@@ -56,6 +57,12 @@ static int chat_detect(const char *t) {
             has(t, "split('</think>', 1)[1]") && has(t, "ns.is_last_user and not ns.is_tool") &&
             !has(t, "is_prefix") && !has(t, "is_only_sys"))
             return CHAT_DEEPSEEK31;
+        /* R1-0528 (and its Qwen3-8B distill): the user turn itself opens the assistant's */
+        if (has(t, "{{'<｜User｜>' + content + '<｜Assistant｜>'}}") &&
+            has(t, "content.split('</think>')[-1]") &&
+            has(t, "add_generation_prompt and not ns.is_last_user and not ns.is_tool") &&
+            !has(t, "enable_thinking") && !has(t, "thinking is defined"))
+            return CHAT_DEEPSEEK_R1_0528;
         if (has(t, "split('</think>')[-1]")) {
             if (has(t, "{{'<｜Assistant｜><think>\\n'}}")) return CHAT_DEEPSEEK_R1_THINK;
             if (has(t, "{{'<｜Assistant｜>'}}")) return CHAT_DEEPSEEK_R1;

@@ -5,7 +5,7 @@
  * (tests/data/chat holds the rendered references). The render also says which bytes came
  * from the messages, so that tokenizing it can keep control tokens out of them. Tool
  * results (role "tool") are rendered by the families whose templates take them (Kimi-K2,
- * DeepSeek-V3.1); assistant tool calls are not supported. */
+ * DeepSeek-V3.1, R1-0528); assistant tool calls are not supported. */
 #ifndef LATTE_TEXT_CHAT_H
 #define LATTE_TEXT_CHAT_H
 
@@ -31,6 +31,7 @@ typedef enum chat_kind {
     CHAT_DEEPSEEK_R1_THINK, /* as R1, the generation prompt also opens <think>\n */
     CHAT_LLAMA3,            /* Llama 3 instruct headers, content trimmed */
     CHAT_LLAMA31,           /* Llama 3.1: system header with knowledge/today dates */
+    CHAT_DEEPSEEK_R1_0528,  /* R1-0528: each user turn ends <｜Assistant｜>, reasoning dropped */
     CHAT_DEEPSEEK31,        /* DeepSeek-V3.1, thinking off: the prompt ends </think> */
     CHAT_DEEPSEEK31_THINK,  /* DeepSeek-V3.1 with thinking = true: the prompt ends <think> */
     CHAT_KIMI_K2,           /* Kimi-K2: <|im_user|>user<|im_middle|>...<|im_end|> */
@@ -65,7 +66,7 @@ void chat_text_free(chat_text *t);
  * on failure). bos_text is the BOS token's text, used by the
  * families whose template starts with bos_token (DeepSeek, Llama); NULL means "". Returns 0,
  * LATTE_E_ARG for a role the family does not take (system/user/assistant always, tool for
- * Kimi-K2 and DeepSeek-V3.1) or a NULL content, or
+ * Kimi-K2, DeepSeek-V3.1 and R1-0528) or a NULL content, or
  * LATTE_E_NOMEM. */
 int chat_format(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generation_prompt,
                 const char *bos_text, char **out, latte_err *err);

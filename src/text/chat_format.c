@@ -331,6 +331,45 @@ static void fmt_deepseek31(sbuf *b, chat_kind k, const chat_msg *m, size_t n, bo
         sb_add(b, k == CHAT_DEEPSEEK31_THINK ? DS_ASSISTANT "<think>" : DS_ASSISTANT "</think>");
 }
 
+/* DeepSeek-R1-0528: bos and the joined system prompts; each user turn already ends with
+ * <｜Assistant｜> (so the generation prompt adds nothing after one); assistant turns keep the
+ * text after their last </think>; tool results are grouped as outputs, the first one of
+ * the conversation opening the group (the template resets that only at tool calls). */
+static void fmt_deepseek_r1_0528(sbuf *b, const chat_msg *m, size_t n, bool gen, const char *bos) {
+    sb_add(b, bos);
+    bool first = true, last_user = false, in_tool = false, output_first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_role(&m[i], "system")) continue;
+        if (!first) sb_add(b, "\n\n");
+        sb_msg0(b, m[i].content);
+        first = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *c = m[i].content, *e = c + strlen(c);
+        if (is_role(&m[i], "user")) {
+            in_tool = false, last_user = true;
+            sb_add(b, DS_USER);
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, DS_ASSISTANT);
+        } else if (is_role(&m[i], "assistant")) {
+            c = after_last(c, e, "</think>");
+            last_user = false;
+            if (in_tool) sb_add(b, "<｜tool▁outputs▁end｜>");
+            in_tool = false;
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, DS_EOS);
+        } else if (is_role(&m[i], "tool")) {
+            last_user = false, in_tool = true;
+            sb_add(b, output_first ? "<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>" : "\n<｜tool▁output▁begin｜>");
+            output_first = false;
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, "<｜tool▁output▁end｜>");
+        }
+    }
+    if (in_tool) sb_add(b, "<｜tool▁outputs▁end｜>");
+    if (gen && !last_user && !in_tool) sb_add(b, DS_ASSISTANT);
+}
+
 /* Kimi-K2: a default system turn when none leads, then <|im_ROLE|>ROLE<|im_middle|>text<|im_end|>
  * (tool results under the system marker), no separators. */
 static void fmt_kimi_k2(sbuf *b, const chat_msg *m, size_t n, bool gen) {
@@ -348,7 +387,7 @@ static void fmt_kimi_k2(sbuf *b, const chat_msg *m, size_t n, bool gen) {
 }
 
 static bool takes_tool_role(chat_kind k) {
-    return k == CHAT_KIMI_K2 || k == CHAT_DEEPSEEK31 || k == CHAT_DEEPSEEK31_THINK;
+    return k == CHAT_KIMI_K2 || k == CHAT_DEEPSEEK31 || k == CHAT_DEEPSEEK31_THINK || k == CHAT_DEEPSEEK_R1_0528;
 }
 
 static int check_msgs(chat_kind kind, const chat_msg *msgs, size_t n, latte_err *err) {
@@ -392,6 +431,7 @@ int chat_render(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generat
     case CHAT_DEEPSEEK_R1_THINK: fmt_deepseek3(&b, kind, msgs, n, gen, bos_text); break;
     case CHAT_DEEPSEEK31:
     case CHAT_DEEPSEEK31_THINK: fmt_deepseek31(&b, kind, msgs, n, gen, bos_text); break;
+    case CHAT_DEEPSEEK_R1_0528: fmt_deepseek_r1_0528(&b, msgs, n, gen, bos_text); break;
     case CHAT_DEEPSEEK2: fmt_deepseek2(&b, msgs, n, gen, bos_text); break;
     case CHAT_LLAMA3:
     case CHAT_LLAMA31: fmt_llama3(&b, kind, msgs, n, gen, bos_text); break;
