@@ -156,7 +156,7 @@ static void check_ranges(void) {
                     {"user", contents[3]}};
     chat_kind kinds[] = {CHAT_CHATML, CHAT_KIMI_K2, CHAT_DEEPSEEK31};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        char name[64], why[256] = "";
+        char name[64], why[640] = "";
         snprintf(name, sizeof name, "ranges_%s", chat_kind_name(kinds[k]));
         chat_text t;
         latte_err err = {0};
