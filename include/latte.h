@@ -146,8 +146,10 @@ uint64_t latte_ctx_kv_bytes(const latte_ctx *c);
 const char *latte_ctx_attention_desc(const latte_ctx *c);
 
 /* ---- tokens and text ---- */
-/* Encodes text. add_special: prepend BOS when the vocabulary asks for it.
- * parse_special: recognise control tokens written in the text. *ids is malloc'ed. */
+/* Encodes text. add_special: prepend BOS when the vocabulary asks for it. Token texts written
+ * in the text become those tokens as llama.cpp and Hugging Face match them: user-defined
+ * tokens (<think>, <tool_call>) always; control and unknown tokens (<|im_start|>,
+ * <|endoftext|>) only when parse_special. *ids is malloc'ed. */
 int latte_tokenize(const latte_model *m, const char *text, size_t len, bool add_special,
                    bool parse_special, int32_t **ids, size_t *n_ids, latte_err *err);
 /* Raw bytes of one token (may be a partial UTF-8 sequence). Returns the byte count
@@ -157,6 +159,17 @@ int latte_token_to_bytes(const latte_model *m, int32_t id, char *buf, size_t cap
 const char *latte_token_text(const latte_model *m, int32_t id);
 int32_t latte_token_bos(const latte_model *m); /* -1 when none */
 bool latte_token_is_eog(const latte_model *m, int32_t id); /* EOS, EOT, ... */
+/* Token kinds, as the vocabulary's tokenizer.ggml.token_type gives them. */
+typedef enum latte_token_kind {
+    LATTE_TOKEN_NORMAL = 1,
+    LATTE_TOKEN_UNKNOWN = 2,
+    LATTE_TOKEN_CONTROL = 3,      /* template markers: <|im_start|>, <｜User｜>, EOS */
+    LATTE_TOKEN_USER_DEFINED = 4, /* added text tokens: <think>, <tool_call> */
+    LATTE_TOKEN_UNUSED = 5,
+    LATTE_TOKEN_BYTE = 6,
+} latte_token_kind;
+/* The kind of token id (a latte_token_kind), or -1 for a bad id or no tokenizer. */
+int latte_token_kind_of(const latte_model *m, int32_t id);
 
 /* ---- chat ---- */
 typedef struct latte_chat_msg {
@@ -165,9 +178,21 @@ typedef struct latte_chat_msg {
 } latte_chat_msg;
 
 /* Formats a conversation with the model's template (or the named one: "chatml",
- * "deepseek3", "deepseek2", "llama3", ...). *out is malloc'ed. */
+ * "deepseek3", "deepseek3.1", "deepseek3.1-think", "kimi-k2", "llama3", ...). *out is
+ * malloc'ed. Roles: system, user, assistant; tool for the templates that take tool results
+ * (kimi-k2, deepseek3.1). */
 int latte_chat_format(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs,
                       size_t n_msgs, bool add_generation_prompt, char **out, latte_err *err);
+
+/* Formats a conversation as latte_chat_format does and encodes it for the model: the
+ * template's own markers become control tokens, while the messages' text never yields one
+ * (a user who types "<|im_end|><|im_start|>system" gets those characters as text, not a new
+ * turn); user-defined tokens such as <think> in messages still match, as in Hugging Face.
+ * No BOS is added beyond what the template writes. *ids is malloc'ed; when text is not NULL,
+ * *text receives the formatted prompt (malloc'ed) as well. */
+int latte_chat_tokenize(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs,
+                        size_t n_msgs, bool add_generation_prompt, int32_t **ids, size_t *n_ids,
+                        char **text, latte_err *err);
 
 /* Splits generated assistant text (R1 / Qwen3 style) into reasoning and answer: reasoning
  * is text[think_begin, think_end) (inside <think>...</think>; from 0 when the prompt opened

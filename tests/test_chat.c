@@ -1,6 +1,7 @@
 /* test_chat.c: the native chat formatters against jinja2 renderings of the official
  * templates (tests/data/chat, written by tools/gen_chat_expect.py), family recognition from
- * each template text, the errors for unknown names/templates/roles, and reasoning splits. */
+ * each template text, the message ranges of a render, the errors for unknown
+ * names/templates/roles, and reasoning splits. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,10 +120,65 @@ static void check_errors(void) {
     char *out = (char *)1;
     rc = chat_format(CHAT_DEEPSEEK3, bad, 2, true, "", &out, &err);
     report(rc == LATTE_E_ARG && out == NULL && strstr(err.msg, "tool"), "bad_role_error", err.msg);
+    chat_msg odd[] = {{"user", "hi"}, {"function", "{}"}};
+    rc = chat_format(CHAT_KIMI_K2, odd, 2, true, "", &out, &err);
+    report(rc == LATTE_E_ARG && out == NULL && strstr(err.msg, "function"), "bad_role_error_tool_family",
+           err.msg);
+    rc = chat_kind_pick("deepseek-v3.1-think", NULL, &k, &err);
+    report(rc == 0 && k == CHAT_DEEPSEEK31_THINK, "alias_deepseek_v31_think", "alias not resolved");
+    /* templates close to a known one but rendering differently are refused, not guessed */
+    size_t len;
+    char path[4600];
+    snprintf(path, sizeof path, "%s/deepseek3.1.jinja", data_dir());
+    char *v31 = read_file(path, &len);
+    if (v31) {
+        char *v32 = malloc(len + 32);
+        snprintf(v32, len + 32, "%s{%% set ns.is_prefix = true %%}", v31);
+        rc = chat_kind_pick(NULL, v32, &k, &err);
+        report(rc == LATTE_E_UNSUPPORTED, "deepseek32_like_refused", "was accepted");
+        free(v32);
+        free(v31);
+    }
+    rc = chat_kind_pick(NULL, "<|im_system|>system<|im_middle|>You are Kimi, an AI assistant created by "
+                        "Moonshot AI.<|im_end|><|im_user|><|im_assistant|><think></think>", &k, &err);
+    report(rc == LATTE_E_UNSUPPORTED, "kimi_thinking_refused", "was accepted");
     rc = chat_format(CHAT_CHATML, NULL, 0, true, NULL, &out, &err);
     report(rc == 0 && out && strcmp(out, "<|im_start|>assistant\n") == 0, "empty_conversation",
            "unexpected output");
     free(out);
+}
+
+/* The message ranges of a render hold exactly the messages' text, in order, and the rest
+ * is markup: for ChatML and Kimi-K2, which copy contents as they are. */
+static void check_ranges(void) {
+    static const char *const contents[] = {"Be <|im_end|> brief.", "Hi<|im_start|>", "", "Hello"};
+    chat_msg m[] = {{"system", contents[0]}, {"user", contents[1]}, {"assistant", contents[2]},
+                    {"user", contents[3]}};
+    chat_kind kinds[] = {CHAT_CHATML, CHAT_KIMI_K2, CHAT_DEEPSEEK31};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char name[64], why[640] = "";
+        snprintf(name, sizeof name, "ranges_%s", chat_kind_name(kinds[k]));
+        chat_text t;
+        latte_err err = {0};
+        if (chat_render(kinds[k], m, 4, true, "<bos>", &t, &err)) {
+            report(false, name, err.msg);
+            continue;
+        }
+        char joined[256] = "", want[256] = "";
+        size_t end = 0;
+        for (size_t i = 0; i < t.n_plain; i++) {
+            if (t.plain[i].off < end || t.plain[i].off + t.plain[i].len > t.len || t.plain[i].len == 0)
+                snprintf(why, sizeof why, "range %zu [%zu,+%zu) out of order or empty", i, t.plain[i].off,
+                         t.plain[i].len);
+            end = t.plain[i].off + t.plain[i].len;
+            strncat(joined, t.text + t.plain[i].off, t.plain[i].len);
+        }
+        for (size_t i = 0; i < 4; i++) strcat(want, contents[i]);
+        if (!why[0] && strcmp(joined, want))
+            snprintf(why, sizeof why, "ranges hold \"%s\", messages \"%s\"", joined, want);
+        report(!why[0], name, why);
+        chat_text_free(&t);
+    }
 }
 
 static void check_split(const char *name, const char *text, const char *think, const char *answer) {
@@ -147,11 +203,15 @@ int main(void) {
     json_t *fams = json_object_get(root, "families"), *cases = json_object_get(root, "cases");
     const char *fam, *cname;
     json_t *fv, *cv;
+    json_t *tool_cases = json_object_get(root, "tool_cases");
     json_object_foreach(fams, fam, fv) {
-        check_detect(fam);
-        json_object_foreach(cases, cname, cv)
-            check_case(fam, json_string_value(json_object_get(fv, "bos")), cname, cv);
+        if (!json_is_false(json_object_get(fv, "detect"))) check_detect(fam);
+        const char *bos = json_string_value(json_object_get(fv, "bos"));
+        json_object_foreach(cases, cname, cv) check_case(fam, bos, cname, cv);
+        if (json_is_true(json_object_get(fv, "tool_role")))
+            json_object_foreach(tool_cases, cname, cv) check_case(fam, bos, cname, cv);
     }
+    check_ranges();
     json_decref(root);
     check_errors();
     check_split("split_full", "<think>\nplan\n</think>\n\nThe answer.", "\nplan\n", "The answer.");

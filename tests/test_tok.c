@@ -2,13 +2,20 @@
  * DeepSeek-V3 and Qwen3 vocabularies (fixtures/tokenizer-public.json), pre-tokenizer
  * splits of the other families against `tokenizers` (tests/data/tok/pretok_cases.json,
  * made by tools/gen_tok_samples.py), round trips, special tokens, hostile input and the
- * streaming UTF-8 rule. `test_tok --dump VOCAB FILE` prints the ids (parse_special on)
- * of each line of FILE (one JSON string per line) as a JSON array: used by check_tok_hf.py. */
+ * streaming UTF-8 rule, which token kinds match where (user-defined always, control only
+ * with special parsing or outside a chat's message ranges).
+ * Modes for the Python checks (check_tok_hf.py, check_tok_special.py):
+ *   test_tok --dump VOCAB FILE [--plain]  the ids of each line of FILE (one JSON string per
+ *       line) as a JSON array, special parsing on (off with --plain);
+ *   test_tok --chat MODEL FILE  the ids latte_chat_tokenize gives for the conversation in
+ *       FILE ({"template": name or null, "messages": [...], "add_generation_prompt": b}). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <latte.h>
 
 #include "gguf/gguf.h"
 #include "text/tok.h"
@@ -144,6 +151,51 @@ static void test_special(const tok_vocab *v, const char *family, const char *tex
     else if (!roundtrip(v, text, strlen(text), false, why)) fail(name, why);
     else pass(name);
     free(ids);
+}
+
+/* User-defined tokens match whatever the caller allows; control tokens not inside the
+ * plain ranges of tok_encode_guarded, and everywhere else they are allowed. */
+static void test_kinds(const tok_vocab *v) {
+    static const char text[] = "<|im_start|>user\nA<|im_end|>B<think>x</think><|im_end|>\n";
+    int32_t im_start = tok_vocab_find(v, "<|im_start|>", 12), im_end = tok_vocab_find(v, "<|im_end|>", 10);
+    int32_t think = tok_vocab_find(v, "<think>", 7);
+    if (im_start < 0 || im_end < 0 || think < 0) return fail("kinds_qwen3", "vocabulary lacks the tokens");
+    int32_t *ids;
+    size_t n;
+    latte_err err = {0};
+    if (tok_encode(v, text, sizeof text - 1, false, false, &ids, &n, &err)) return fail("kinds_qwen3", err.msg);
+    bool ok = has_id(ids, n, think) && !has_id(ids, n, im_start) && !has_id(ids, n, im_end);
+    free(ids);
+    if (!ok) fail("user_defined_without_parse_special", "want <think> matched, control tokens not");
+    else pass("user_defined_without_parse_special");
+
+    /* the message "A<|im_end|>B<think>x</think>" at [17, 45) is plain */
+    tok_range msg = {17, 28};
+    if (tok_encode_guarded(v, text, sizeof text - 1, false, &msg, 1, &ids, &n, &err))
+        return fail("guarded_ranges", err.msg);
+    size_t n_end = 0;
+    for (size_t i = 0; i < n; i++) n_end += ids[i] == im_end;
+    ok = n > 2 && ids[0] == im_start && ids[n - 2] == im_end && n_end == 1 && has_id(ids, n, think);
+    free(ids);
+    if (!ok) fail("guarded_ranges", "want im_start first, one im_end (the marker after the message), <think>");
+    else pass("guarded_ranges");
+
+    /* a control token that starts in template text but ends inside a message is text */
+    tok_range tail = {20, 5};
+    if (tok_encode_guarded(v, text, sizeof text - 1, false, &tail, 1, &ids, &n, &err))
+        return fail("guarded_straddle", err.msg);
+    n_end = 0;
+    for (size_t i = 0; i < n; i++) n_end += ids[i] == im_end;
+    free(ids);
+    if (n_end != 1) fail("guarded_straddle", "the <|im_end|> reaching into the plain range was matched");
+    else pass("guarded_straddle");
+
+    tok_range bad[] = {{5, 4}, {7, 2}};
+    int rc = tok_encode_guarded(v, text, sizeof text - 1, false, bad, 2, &ids, &n, &err);
+    tok_range past = {40, 100};
+    int rc2 = tok_encode_guarded(v, text, sizeof text - 1, false, &past, 1, &ids, &n, &err);
+    if (rc != LATTE_E_ARG || rc2 != LATTE_E_ARG) fail("guarded_bad_ranges", "overlapping or overlong ranges accepted");
+    else pass("guarded_bad_ranges");
 }
 
 static void test_hostile(const tok_vocab *v, const char *family) {
@@ -426,7 +478,7 @@ static void test_synthetic(void) {
     tok_vocab_free(v);
 }
 
-static int dump(const char *vocab, const char *file) {
+static int dump(const char *vocab, const char *file, bool parse_special) {
     gguf_file *gf;
     tok_vocab *v = load_vocab(vocab, &gf);
     FILE *f = fopen(file, "r");
@@ -440,7 +492,7 @@ static int dump(const char *vocab, const char *file) {
         int32_t *ids;
         size_t n;
         latte_err err = {0};
-        if (tok_encode(v, json_string_value(s), json_string_length(s), false, true, &ids, &n, &err)) {
+        if (tok_encode(v, json_string_value(s), json_string_length(s), false, parse_special, &ids, &n, &err)) {
             fprintf(stderr, "encode: %s\n", err.msg);
             return 1;
         }
@@ -457,8 +509,43 @@ static int dump(const char *vocab, const char *file) {
     return 0;
 }
 
+/* Prints the ids of latte_chat_tokenize for the conversation in file, through the public API. */
+static int chat_dump(const char *model, const char *file) {
+    json_error_t je;
+    json_t *c = json_load_file(file, 0, &je);
+    if (!c) { fprintf(stderr, "%s: %s\n", file, je.text); return 1; }
+    latte_model_params mp = {.path = model, .vocab_only = true, .mla = -1};
+    latte_model *m;
+    latte_err err = {0};
+    if (latte_model_load(&m, &mp, &err)) { fprintf(stderr, "load: %s\n", err.msg); return 1; }
+    json_t *msgs = json_object_get(c, "messages");
+    size_t n_msgs = json_array_size(msgs);
+    latte_chat_msg *lm = calloc(n_msgs + 1, sizeof *lm);
+    for (size_t i = 0; i < n_msgs; i++) {
+        lm[i].role = json_string_value(json_object_get(json_array_get(msgs, i), "role"));
+        lm[i].content = json_string_value(json_object_get(json_array_get(msgs, i), "content"));
+    }
+    int32_t *ids;
+    size_t n;
+    int rc = latte_chat_tokenize(m, json_string_value(json_object_get(c, "template")), lm, n_msgs,
+                                 json_is_true(json_object_get(c, "add_generation_prompt")), &ids, &n, NULL, &err);
+    if (rc) fprintf(stderr, "chat: %s\n", err.msg);
+    else {
+        printf("[");
+        for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+        printf("]\n");
+        free(ids);
+    }
+    free(lm);
+    latte_model_free(m);
+    json_decref(c);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "--dump")) return dump(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--dump"))
+        return dump(argv[2], argv[3], !(argc == 5 && !strcmp(argv[4], "--plain")));
+    if (argc == 4 && !strcmp(argv[1], "--chat")) return chat_dump(argv[2], argv[3]);
     const char *root = getenv("LATTE_ROOT");
     snprintf(fixdir, sizeof fixdir, "%s/../shared/fixtures", root ? root : ".");
     char path[1200];
@@ -482,6 +569,7 @@ int main(int argc, char **argv) {
         if (fx) test_fixture(v, json_object_get(fx, fam[f].key), fam[f].key);
         test_special(v, fam[f].key, fam[f].special, fam[f].special_id);
         test_hostile(v, fam[f].key);
+        if (f == 1) test_kinds(v);
         tok_vocab_free(v);
         gguf_free(gf);
     }

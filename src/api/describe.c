@@ -5,6 +5,7 @@
 
 #include "../kv/kv.h"
 #include "../quant/quant.h"
+#include "../text/chat.h"
 #include "internal.h"
 
 static void kv_line(FILE *out, const char *what, uint64_t bytes) {
@@ -57,7 +58,15 @@ void latte_model_describe(const latte_model *m, FILE *out) {
     if (m->vocab)
         fprintf(out, "tokenizer:        %d tokens, pre-tokenizer %s, bos %d, eos %d\n", tok_n_vocab(m->vocab),
                 tok_pre_name(m->vocab), tok_bos(m->vocab), tok_eos(m->vocab));
-    if (m->chat_template) fprintf(out, "chat template:    %zu bytes\n", strlen(m->chat_template));
+    else if (m->tok_err[0])
+        fprintf(out, "tokenizer:        not usable by latte: %s\n", m->tok_err);
+    if (m->chat_template) {
+        chat_kind kind;
+        bool known = chat_kind_pick(NULL, m->chat_template, &kind, NULL) == 0;
+        fprintf(out, "chat template:    %zu bytes, %s%s\n", strlen(m->chat_template),
+                known ? "built-in " : "not recognised (chat needs --chat-template NAME)",
+                known ? chat_kind_name(kind) : "");
+    }
     uint64_t counts[64] = {0}, bytes[64] = {0};
     for (uint64_t i = 0; i < gf->n_tensors; i++) {
         uint32_t t = gf->tensors[i].type;

@@ -20,7 +20,8 @@ struct latte_model {
     char hparams_err[512];  /* why not, when !hparams_ok */
     model_hparams hp;
     model_weights w;
-    tok_vocab *vocab;       /* NULL when the file has no tokenizer */
+    tok_vocab *vocab;       /* NULL when the file has no tokenizer, or (vocab_only) one latte cannot use */
+    char tok_err[512];      /* why the tokenizer is unusable, when vocab_only loading went on */
     bool mla_warned;        /* the no-MLA warning was given */
     char *chat_template;    /* tokenizer.chat_template, NUL-terminated, or NULL */
 };

@@ -55,8 +55,10 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
                 p->path, m->hp.arch_name, p->mla);
         m->mla_warned = true;
     }
-    if (gguf_find_kv(m->gf, "tokenizer.ggml.model")) {
-        if ((rc = tok_vocab_load(&m->vocab, m->gf, err))) goto fail;
+    if (gguf_find_kv(m->gf, "tokenizer.ggml.model") && (rc = tok_vocab_load(&m->vocab, m->gf, err))) {
+        if (!p->vocab_only) goto fail;
+        snprintf(m->tok_err, sizeof m->tok_err, "%s", err->msg); /* `latte info` still describes it */
+        rc = 0;
     }
     gguf_str tmpl;
     if (gguf_find_kv(m->gf, "tokenizer.chat_template") &&

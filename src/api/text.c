@@ -7,7 +7,9 @@
 #include "internal.h"
 
 static int need_vocab(const latte_model *m, latte_err *err) {
-    return m->vocab ? 0 : err_set(err, LATTE_E_MISSING, "the model has no tokenizer");
+    if (m->vocab) return 0;
+    if (m->tok_err[0]) return err_set(err, LATTE_E_UNSUPPORTED, "%s", m->tok_err);
+    return err_set(err, LATTE_E_MISSING, "the model has no tokenizer");
 }
 
 int latte_tokenize(const latte_model *m, const char *text, size_t len, bool add_special, bool parse_special,
@@ -27,21 +29,55 @@ const char *latte_token_text(const latte_model *m, int32_t id) {
 
 int32_t latte_token_bos(const latte_model *m) { return m->vocab ? tok_bos(m->vocab) : -1; }
 
+int latte_token_kind_of(const latte_model *m, int32_t id) { return m->vocab ? tok_token_type(m->vocab, id) : -1; }
+
 bool latte_token_is_eog(const latte_model *m, int32_t id) { return m->vocab && tok_is_eog(m->vocab, id); }
 
-int latte_chat_format(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs, size_t n_msgs,
-                      bool add_generation_prompt, char **out, latte_err *err) {
+/* Renders msgs with the named or the model's template into *out. */
+static int render(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs, size_t n_msgs,
+                  bool add_generation_prompt, chat_text *out, latte_err *err) {
     chat_kind kind;
     int rc = chat_kind_pick(tmpl_name, m->chat_template, &kind, err);
     if (rc) return rc;
+    if (n_msgs > 0 && !msgs) return err_set(err, LATTE_E_ARG, "%zu chat messages but no array", n_msgs);
     int32_t bos = latte_token_bos(m);
     const char *bos_text = bos >= 0 ? latte_token_text(m, bos) : "";
     /* latte_chat_msg and chat_msg have the same fields; copy to keep the layers apart */
     chat_msg *cm = malloc(sizeof *cm * (n_msgs ? n_msgs : 1));
     if (!cm) return err_set(err, LATTE_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n_msgs; i++) cm[i] = (chat_msg){msgs[i].role, msgs[i].content};
-    rc = chat_format(kind, cm, n_msgs, add_generation_prompt, bos_text ? bos_text : "", out, err);
+    rc = chat_render(kind, cm, n_msgs, add_generation_prompt, bos_text ? bos_text : "", out, err);
     free(cm);
+    return rc;
+}
+
+int latte_chat_format(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs, size_t n_msgs,
+                      bool add_generation_prompt, char **out, latte_err *err) {
+    *out = NULL;
+    chat_text t;
+    int rc = render(m, tmpl_name, msgs, n_msgs, add_generation_prompt, &t, err);
+    if (rc) return rc;
+    free(t.plain);
+    *out = t.text;
+    return 0;
+}
+
+int latte_chat_tokenize(const latte_model *m, const char *tmpl_name, const latte_chat_msg *msgs, size_t n_msgs,
+                        bool add_generation_prompt, int32_t **ids, size_t *n_ids, char **text, latte_err *err) {
+    *ids = NULL;
+    *n_ids = 0;
+    if (text) *text = NULL;
+    int rc = need_vocab(m, err);
+    if (rc) return rc;
+    chat_text t;
+    if ((rc = render(m, tmpl_name, msgs, n_msgs, add_generation_prompt, &t, err))) return rc;
+    /* the messages' ranges are plain text: control tokens come from the template alone */
+    rc = tok_encode_guarded(m->vocab, t.text, t.len, false, t.plain, t.n_plain, ids, n_ids, err);
+    if (!rc && text) {
+        *text = t.text;
+        t.text = NULL;
+    }
+    chat_text_free(&t);
     return rc;
 }
 

@@ -81,9 +81,8 @@ static void reset_all(chat_state *st) {
 static int format_history(chat_state *st, int32_t **ids, size_t *n) {
     char *text = NULL;
     latte_err err = {0};
-    int rc = latte_chat_format(st->m, st->o->chat_template, st->msgs, st->n_msgs, true, &text, &err);
+    int rc = latte_chat_tokenize(st->m, st->o->chat_template, st->msgs, st->n_msgs, true, ids, n, &text, &err);
     if (!rc) st->think_open = gen_prompt_opens_think(text);
-    if (!rc) rc = latte_tokenize(st->m, text, strlen(text), false, true, ids, n, &err);
     free(text);
     if (rc) fprintf(stderr, "error: %s\n", err.msg);
     return rc;

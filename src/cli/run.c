@@ -37,9 +37,8 @@ static int prompt_tokens(const cli_opts *o, const latte_model *m, const char *te
         size_t k = 0;
         if (o->system) msgs[k++] = (latte_chat_msg){"system", o->system};
         msgs[k++] = (latte_chat_msg){"user", text};
-        rc = latte_chat_format(m, o->chat_template, msgs, k, true, &formatted, &err);
+        rc = latte_chat_tokenize(m, o->chat_template, msgs, k, true, ids, n, &formatted, &err);
         if (!rc) *think_open = gen_prompt_opens_think(formatted);
-        if (!rc) rc = latte_tokenize(m, formatted, strlen(formatted), false, true, ids, n, &err);
     } else {
         rc = latte_tokenize(m, text, strlen(text), true, !o->no_special, ids, n, &err);
     }

@@ -1,5 +1,8 @@
-/* tokenize.c: `latte tokenize -m MODEL (-p TEXT | -f FILE) [--ids] [--no-bos]`. Needs
- * only the metadata, so it works on files whose tensor data is missing. */
+/* tokenize.c: `latte tokenize -m MODEL (-p TEXT | -f FILE) [--ids] [--no-bos]
+ * [--no-parse-special]`. As llama-tokenize: control tokens written in the text are parsed
+ * unless --no-parse-special; user-defined ones always. The listing marks each token that is
+ * not plain text with its kind ([control], [user-defined], ...). Needs only the metadata,
+ * so it works on files whose tensor data is missing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,17 @@
 #include "cli.h"
 
 /* Reads a whole file; prints the error itself. */
+/* The listing's mark for a token kind; "" for normal and byte tokens. */
+static const char *kind_mark(int kind) {
+    switch (kind) {
+    case LATTE_TOKEN_CONTROL: return " [control]";
+    case LATTE_TOKEN_USER_DEFINED: return " [user-defined]";
+    case LATTE_TOKEN_UNKNOWN: return " [unknown]";
+    case LATTE_TOKEN_UNUSED: return " [unused]";
+    default: return "";
+    }
+}
+
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "error: cannot open %s\n", path); return NULL; }
@@ -50,7 +64,7 @@ int cmd_tokenize(const cli_opts *o) {
     } else {
         for (size_t i = 0; i < n; i++) {
             const char *t = latte_token_text(m, ids[i]);
-            printf("%6d '%s'\n", ids[i], t ? t : "");
+            printf("%6d '%s'%s\n", ids[i], t ? t : "", kind_mark(latte_token_kind_of(m, ids[i])));
         }
     }
     free(ids);

@@ -21,16 +21,23 @@ static const struct {
     {"deepseek-r1-think", CHAT_DEEPSEEK_R1_THINK},
     {"llama3", CHAT_LLAMA3},
     {"llama3.1", CHAT_LLAMA31},
+    {"deepseek-r1-0528", CHAT_DEEPSEEK_R1_0528},
+    {"deepseek3.1", CHAT_DEEPSEEK31},
+    {"deepseek3.1-think", CHAT_DEEPSEEK31_THINK},
+    {"kimi-k2", CHAT_KIMI_K2},
     /* aliases (after the canonical names so chat_kind_name finds those first) */
     {"deepseek-v2", CHAT_DEEPSEEK2},
     {"deepseek-v3", CHAT_DEEPSEEK3},
     {"llama31", CHAT_LLAMA31},
+    {"deepseek-v3.1", CHAT_DEEPSEEK31},
+    {"deepseek-v3.1-think", CHAT_DEEPSEEK31_THINK},
+    {"kimi", CHAT_KIMI_K2},
 };
 #define CHAT_N_NAMES (sizeof chat_names / sizeof chat_names[0])
 
 #define CHAT_NAME_LIST                                                                        \
     "chatml, qwen2, smollm2, qwen3, deepseek2, deepseek3, deepseek-r1, deepseek-r1-think, " \
-    "llama3, llama3.1"
+    "llama3, llama3.1, deepseek-r1-0528, deepseek3.1, deepseek3.1-think, kimi-k2"
 
 const char *chat_kind_name(chat_kind kind) {
     for (size_t i = 0; i < CHAT_N_NAMES; i++)
@@ -44,6 +51,18 @@ static bool has(const char *text, const char *needle) { return strstr(text, need
 static int chat_detect(const char *t) {
     if (has(t, "<｜User｜>") && has(t, "<｜Assistant｜>")) {
         if (has(t, "tool_calls") && !has(t, "</think>")) return CHAT_DEEPSEEK3;
+        /* V3.1: the thinking switch (off unless the caller sets it; deepseek3.1-think sets
+         * it); V3.2's template, which adds prefix turns, is not this one */
+        if (has(t, "thinking") && has(t, "'<｜Assistant｜></think>'") &&
+            has(t, "split('</think>', 1)[1]") && has(t, "ns.is_last_user and not ns.is_tool") &&
+            !has(t, "is_prefix") && !has(t, "is_only_sys"))
+            return CHAT_DEEPSEEK31;
+        /* R1-0528 (and its Qwen3-8B distill): the user turn itself opens the assistant's */
+        if (has(t, "{{'<｜User｜>' + content + '<｜Assistant｜>'}}") &&
+            has(t, "content.split('</think>')[-1]") &&
+            has(t, "add_generation_prompt and not ns.is_last_user and not ns.is_tool") &&
+            !has(t, "enable_thinking") && !has(t, "thinking is defined"))
+            return CHAT_DEEPSEEK_R1_0528;
         if (has(t, "split('</think>')[-1]")) {
             if (has(t, "{{'<｜Assistant｜><think>\\n'}}")) return CHAT_DEEPSEEK_R1_THINK;
             if (has(t, "{{'<｜Assistant｜>'}}")) return CHAT_DEEPSEEK_R1;
@@ -53,6 +72,14 @@ static int chat_detect(const char *t) {
     if (has(t, "'User: '") && has(t, "'Assistant: '") && has(t, "'Assistant:'") &&
         has(t, "eos_token"))
         return CHAT_DEEPSEEK2;
+    if (has(t, "<|im_user|>") && has(t, "<|im_assistant|>") && has(t, "<|im_middle|>")) {
+        /* Kimi-K2-Instruct; K2-Thinking's template (another default prompt, <think> in
+         * assistant turns) is not this one */
+        if (has(t, "<|im_system|>system<|im_middle|>You are a helpful assistant<|im_end|>") &&
+            !has(t, "<think>"))
+            return CHAT_KIMI_K2;
+        return -1;
+    }
     if (has(t, "<|start_header_id|>") && has(t, "<|eot_id|>")) {
         if (has(t, "Cutting Knowledge Date: December 2023") && has(t, "\"26 Jul 2024\"") &&
             !has(t, "strftime_now"))

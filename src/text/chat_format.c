@@ -2,7 +2,9 @@
  * mirrors its official Jinja template for system/user/assistant messages, including the
  * template's string operations (Jinja `trim` is Python's str.strip over Unicode whitespace,
  * `split('</think>')[-1]` keeps the text after the last closing tag). The output grows in
- * one buffer (sbuf); any allocation failure is reported once, at the end. */
+ * one buffer (sbuf), which also records the ranges copied from message contents (sb_msg)
+ * apart from the template's own text (sb_add); any allocation failure is reported once,
+ * at the end. */
 #include "text/chat.h"
 
 #include <stdint.h>
@@ -12,6 +14,8 @@
 typedef struct sbuf {
     char *p;
     size_t len, cap;
+    tok_range *msg; /* ranges of p that came from message contents */
+    size_t n_msg, msg_cap;
     bool oom;
 } sbuf;
 
@@ -37,6 +41,29 @@ static void sb_addn(sbuf *b, const char *s, size_t n) {
 }
 
 static void sb_add(sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
+
+/* Appends message text s[0..n) and records its range (merged with an adjacent one). */
+static void sb_msg(sbuf *b, const char *s, size_t n) {
+    size_t start = b->len;
+    sb_addn(b, s, n);
+    if (b->oom || n == 0) return;
+    if (b->n_msg > 0 && b->msg[b->n_msg - 1].off + b->msg[b->n_msg - 1].len == start) {
+        b->msg[b->n_msg - 1].len += n;
+        return;
+    }
+    if (b->n_msg == b->msg_cap) {
+        size_t cap = b->msg_cap ? 2 * b->msg_cap : 16;
+        tok_range *q = realloc(b->msg, cap * sizeof *q);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        b->msg = q, b->msg_cap = cap;
+    }
+    b->msg[b->n_msg++] = (tok_range){start, n};
+}
+
+static void sb_msg0(sbuf *b, const char *s) { sb_msg(b, s, strlen(s)); }
 
 /* ---- Python string helpers, on byte ranges [*b, *e) ---- */
 
@@ -122,13 +149,13 @@ static void fmt_deepseek3(sbuf *b, chat_kind k, const chat_msg *m, size_t n, boo
         const char *sys = "";
         for (size_t i = 0; i < n; i++)
             if (is_role(&m[i], "system")) sys = m[i].content;
-        sb_add(b, sys);
+        sb_msg0(b, sys);
     } else { /* V3 joins all system messages with a blank line */
         bool first = true;
         for (size_t i = 0; i < n; i++) {
             if (!is_role(&m[i], "system")) continue;
             if (!first) sb_add(b, "\n\n");
-            sb_add(b, m[i].content);
+            sb_msg0(b, m[i].content);
             first = false;
         }
     }
@@ -136,11 +163,11 @@ static void fmt_deepseek3(sbuf *b, chat_kind k, const chat_msg *m, size_t n, boo
         const char *c = m[i].content, *e = c + strlen(c);
         if (is_role(&m[i], "user")) {
             sb_add(b, DS_USER);
-            sb_add(b, c);
+            sb_msg0(b, c);
         } else if (is_role(&m[i], "assistant")) {
             if (r1) c = after_last(c, e, "</think>");
             sb_add(b, DS_ASSISTANT);
-            sb_addn(b, c, (size_t)(e - c));
+            sb_msg(b, c, (size_t)(e - c));
             sb_add(b, DS_EOS);
         }
     }
@@ -153,14 +180,14 @@ static void fmt_deepseek2(sbuf *b, const chat_msg *m, size_t n, bool gen, const 
     for (size_t i = 0; i < n; i++) {
         if (is_role(&m[i], "user")) {
             sb_add(b, "User: ");
-            sb_add(b, m[i].content);
+            sb_msg0(b, m[i].content);
             sb_add(b, "\n\n");
         } else if (is_role(&m[i], "assistant")) {
             sb_add(b, "Assistant: ");
-            sb_add(b, m[i].content);
+            sb_msg0(b, m[i].content);
             sb_add(b, DS_EOS);
         } else {
-            sb_add(b, m[i].content);
+            sb_msg0(b, m[i].content);
             sb_add(b, "\n\n");
         }
     }
@@ -173,7 +200,7 @@ static void llama_turn(sbuf *b, const char *role, const char *content) {
     sb_add(b, "<|start_header_id|>");
     sb_add(b, role);
     sb_add(b, "<|end_header_id|>\n\n");
-    sb_addn(b, cb, (size_t)(ce - cb));
+    sb_msg(b, cb, (size_t)(ce - cb));
     sb_add(b, "<|eot_id|>");
 }
 
@@ -190,7 +217,7 @@ static void fmt_llama3(sbuf *b, chat_kind k, const chat_msg *m, size_t n, bool g
         sb_add(b, bos);
         sb_add(b, "<|start_header_id|>system<|end_header_id|>\n\n"
                   "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
-        sb_addn(b, sb, (size_t)(se - sb));
+        sb_msg(b, sb, (size_t)(se - sb));
         sb_add(b, "<|eot_id|>");
     } else if (n > 0) {
         sb_add(b, bos);
@@ -203,7 +230,7 @@ static void chatml_turn(sbuf *b, const char *role, const char *c, size_t clen) {
     sb_add(b, "<|im_start|>");
     sb_add(b, role);
     sb_add(b, "\n");
-    sb_addn(b, c, clen);
+    sb_msg(b, c, clen);
     sb_add(b, "<|im_end|>\n");
 }
 
@@ -254,30 +281,144 @@ static void fmt_qwen3(sbuf *b, const chat_msg *m, size_t n, bool gen) {
                 rstrip_nl(rb, &re);
                 lstrip_nl(&ab, e);
                 sb_add(b, "<think>\n");
-                sb_addn(b, rb, (size_t)(re - rb));
+                sb_msg(b, rb, (size_t)(re - rb));
                 sb_add(b, "\n</think>\n\n");
             }
-            sb_addn(b, ab, (size_t)(e - ab));
+            sb_msg(b, ab, (size_t)(e - ab));
             sb_add(b, "<|im_end|>\n");
         }
     }
     if (gen) sb_add(b, "<|im_start|>assistant\n");
 }
 
-int chat_format(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generation_prompt,
-                const char *bos_text, char **out, latte_err *err) {
-    *out = NULL;
+/* DeepSeek-V3.1: bos and the joined system prompts; an assistant turn right after a user
+ * turn opens with <｜Assistant｜></think>, and keeps the text after its first </think>;
+ * tool results follow as outputs; the generation prompt, only after a user turn, ends with
+ * </think> (thinking off) or <think> (thinking on). */
+static void fmt_deepseek31(sbuf *b, chat_kind k, const chat_msg *m, size_t n, bool gen, const char *bos) {
+    sb_add(b, bos);
+    bool first = true, last_user = false, after_tool = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_role(&m[i], "system")) continue;
+        if (!first) sb_add(b, "\n\n");
+        sb_msg0(b, m[i].content);
+        first = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *c = m[i].content, *e = c + strlen(c);
+        if (is_role(&m[i], "user")) {
+            after_tool = false, last_user = true;
+            sb_add(b, DS_USER);
+            sb_msg(b, c, (size_t)(e - c));
+        } else if (is_role(&m[i], "assistant")) {
+            if (last_user) sb_add(b, DS_ASSISTANT "</think>");
+            last_user = false;
+            if (!after_tool) {
+                const char *close = find_in(c, e, "</think>");
+                if (close) c = close + strlen("</think>");
+            }
+            after_tool = false;
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, DS_EOS);
+        } else if (is_role(&m[i], "tool")) {
+            last_user = false, after_tool = true;
+            sb_add(b, "<｜tool▁output▁begin｜>");
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, "<｜tool▁output▁end｜>");
+        }
+    }
+    if (gen && last_user && !after_tool)
+        sb_add(b, k == CHAT_DEEPSEEK31_THINK ? DS_ASSISTANT "<think>" : DS_ASSISTANT "</think>");
+}
+
+/* DeepSeek-R1-0528: bos and the joined system prompts; each user turn already ends with
+ * <｜Assistant｜> (so the generation prompt adds nothing after one); assistant turns keep the
+ * text after their last </think>; tool results are grouped as outputs, the first one of
+ * the conversation opening the group (the template resets that only at tool calls). */
+static void fmt_deepseek_r1_0528(sbuf *b, const chat_msg *m, size_t n, bool gen, const char *bos) {
+    sb_add(b, bos);
+    bool first = true, last_user = false, in_tool = false, output_first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_role(&m[i], "system")) continue;
+        if (!first) sb_add(b, "\n\n");
+        sb_msg0(b, m[i].content);
+        first = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *c = m[i].content, *e = c + strlen(c);
+        if (is_role(&m[i], "user")) {
+            in_tool = false, last_user = true;
+            sb_add(b, DS_USER);
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, DS_ASSISTANT);
+        } else if (is_role(&m[i], "assistant")) {
+            c = after_last(c, e, "</think>");
+            last_user = false;
+            if (in_tool) sb_add(b, "<｜tool▁outputs▁end｜>");
+            in_tool = false;
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, DS_EOS);
+        } else if (is_role(&m[i], "tool")) {
+            last_user = false, in_tool = true;
+            sb_add(b, output_first ? "<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>" : "\n<｜tool▁output▁begin｜>");
+            output_first = false;
+            sb_msg(b, c, (size_t)(e - c));
+            sb_add(b, "<｜tool▁output▁end｜>");
+        }
+    }
+    if (in_tool) sb_add(b, "<｜tool▁outputs▁end｜>");
+    if (gen && !last_user && !in_tool) sb_add(b, DS_ASSISTANT);
+}
+
+/* Kimi-K2: a default system turn when none leads, then <|im_ROLE|>ROLE<|im_middle|>text<|im_end|>
+ * (tool results under the system marker), no separators. */
+static void fmt_kimi_k2(sbuf *b, const chat_msg *m, size_t n, bool gen) {
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 && !is_role(&m[0], "system"))
+            sb_add(b, "<|im_system|>system<|im_middle|>You are a helpful assistant<|im_end|>");
+        sb_add(b, is_role(&m[i], "system")      ? "<|im_system|>system<|im_middle|>"
+                  : is_role(&m[i], "user")      ? "<|im_user|>user<|im_middle|>"
+                  : is_role(&m[i], "assistant") ? "<|im_assistant|>assistant<|im_middle|>"
+                                                : "<|im_system|>tool<|im_middle|>");
+        sb_msg0(b, m[i].content);
+        sb_add(b, "<|im_end|>");
+    }
+    if (gen) sb_add(b, "<|im_assistant|>assistant<|im_middle|>");
+}
+
+static bool takes_tool_role(chat_kind k) {
+    return k == CHAT_KIMI_K2 || k == CHAT_DEEPSEEK31 || k == CHAT_DEEPSEEK31_THINK || k == CHAT_DEEPSEEK_R1_0528;
+}
+
+static int check_msgs(chat_kind kind, const chat_msg *msgs, size_t n, latte_err *err) {
     if (n > 0 && !msgs) return err_set(err, LATTE_E_ARG, "chat_format: %zu messages but no array", n);
     for (size_t i = 0; i < n; i++) {
         if (!msgs[i].role || !msgs[i].content)
             return err_set(err, LATTE_E_ARG, "chat message %zu has no %s", i,
                            msgs[i].role ? "content" : "role");
-        if (!is_role(&msgs[i], "system") && !is_role(&msgs[i], "user") &&
-            !is_role(&msgs[i], "assistant"))
-            return err_set(err, LATTE_E_ARG,
-                           "chat message %zu has role '%.64s'; only system, user and assistant "
-                           "are supported", i, msgs[i].role);
+        if (is_role(&msgs[i], "system") || is_role(&msgs[i], "user") || is_role(&msgs[i], "assistant") ||
+            (is_role(&msgs[i], "tool") && takes_tool_role(kind)))
+            continue;
+        return err_set(err, LATTE_E_ARG,
+                       "chat message %zu has role '%.64s'; the %s template takes system, user and "
+                       "assistant%s", i, msgs[i].role, chat_kind_name(kind),
+                       takes_tool_role(kind) ? " and tool" : "");
     }
+    return 0;
+}
+
+void chat_text_free(chat_text *t) {
+    if (!t) return;
+    free(t->text);
+    free(t->plain);
+    memset(t, 0, sizeof *t);
+}
+
+int chat_render(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generation_prompt,
+                const char *bos_text, chat_text *out, latte_err *err) {
+    memset(out, 0, sizeof *out);
+    int rc = check_msgs(kind, msgs, n, err);
+    if (rc) return rc;
     if (!bos_text) bos_text = "";
     sbuf b = {0};
     b.p = calloc(1, 256); /* an empty conversation still yields an allocated "" */
@@ -288,6 +429,9 @@ int chat_format(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generat
     case CHAT_DEEPSEEK3:
     case CHAT_DEEPSEEK_R1:
     case CHAT_DEEPSEEK_R1_THINK: fmt_deepseek3(&b, kind, msgs, n, gen, bos_text); break;
+    case CHAT_DEEPSEEK31:
+    case CHAT_DEEPSEEK31_THINK: fmt_deepseek31(&b, kind, msgs, n, gen, bos_text); break;
+    case CHAT_DEEPSEEK_R1_0528: fmt_deepseek_r1_0528(&b, msgs, n, gen, bos_text); break;
     case CHAT_DEEPSEEK2: fmt_deepseek2(&b, msgs, n, gen, bos_text); break;
     case CHAT_LLAMA3:
     case CHAT_LLAMA31: fmt_llama3(&b, kind, msgs, n, gen, bos_text); break;
@@ -295,14 +439,28 @@ int chat_format(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generat
     case CHAT_QWEN2:
     case CHAT_SMOLLM2: fmt_chatml(&b, kind, msgs, n, gen); break;
     case CHAT_QWEN3: fmt_qwen3(&b, msgs, n, gen); break;
+    case CHAT_KIMI_K2: fmt_kimi_k2(&b, msgs, n, gen); break;
     default:
         free(b.p);
+        free(b.msg);
         return err_set(err, LATTE_E_ARG, "chat_format: unknown chat kind %d", (int)kind);
     }
     if (b.oom) {
         free(b.p);
+        free(b.msg);
         return err_set(err, LATTE_E_NOMEM, "chat_format: out of memory building the prompt");
     }
-    *out = b.p;
+    *out = (chat_text){b.p, b.len, b.msg, b.n_msg};
+    return 0;
+}
+
+int chat_format(chat_kind kind, const chat_msg *msgs, size_t n, bool add_generation_prompt,
+                const char *bos_text, char **out, latte_err *err) {
+    *out = NULL;
+    chat_text t;
+    int rc = chat_render(kind, msgs, n, add_generation_prompt, bos_text, &t, err);
+    if (rc) return rc;
+    free(t.plain);
+    *out = t.text;
     return 0;
 }

@@ -24,6 +24,17 @@
 /* DeepSeek-V3 / R1: digits 1-3, then Han + kana runs, then the main rule. */
 #define RE_DSV3_MAIN "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+" \
     "|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Kimi-K2 (tokenization_kimi.py's pat_str): Han runs first, then GPT-4o-style words whose
+ * letter classes exclude Han. The original writes the exclusion as a class intersection
+ * [\p{Lu}...&&[^\p{Han}]] (Oniguruma, Rust regex); PCRE2 spells the same set as a
+ * lookahead on each character. */
+#define KIMI_UPPER "(?:(?!\\p{Han})[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}])"
+#define KIMI_LOWER "(?:(?!\\p{Han})[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}])"
+#define KIMI_CONTR "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+#define RE_KIMI_K2 "\\p{Han}+" \
+    "|[^\\r\\n\\p{L}\\p{N}]?" KIMI_UPPER "*" KIMI_LOWER "+" KIMI_CONTR \
+    "|[^\\r\\n\\p{L}\\p{N}]?" KIMI_UPPER "+" KIMI_LOWER "*" KIMI_CONTR \
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 /* DeepSeek LLM (V2): letters of Latin, Greek, Cyrillic... listed as ranges. */
 #define RE_DSLLM_LETTERS "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\\x{1F7D}ᾀ-ᾴᾶ-ᾼ\\x{1FBE}ῂ-ῄῆ-ῌῐ-\\x{1FD3}ῖ-\\x{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\\x{2126}ℨ\\x{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+"
 
@@ -38,6 +49,7 @@ static const pretok_def PRETOK_DEFS[] = {
     {"deepseek-v3", {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+", RE_DSV3_MAIN, NULL}, false, false},
     {"deepseek-llm", {"[\\r\\n]", RE_DSLLM_LETTERS, "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$",
                       "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"}, false, false},
+    {"kimi-k2", {RE_KIMI_K2, NULL}, false, false},
     {"qwen2", {RE_QWEN2, NULL}, true, false},
     {"deepseek-r1-qwen", {RE_QWEN2, NULL}, true, false},
     {"llama-bpe", {RE_LLAMA3, NULL}, false, true},

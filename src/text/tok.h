@@ -34,17 +34,32 @@ enum {
 int tok_vocab_load(tok_vocab **out, const gguf_file *gf, latte_err *err);
 void tok_vocab_free(tok_vocab *v);
 
+/* A byte range [off, off + len) of some text. */
+typedef struct tok_range {
+    size_t off, len;
+} tok_range;
+
 /* Encodes text[0..len) into *ids (malloc'ed, caller frees; may be NULL when *n == 0).
  * add_bos: prepend BOS when the vocabulary says add_bos_token (and has a BOS).
- * parse_special: control and user-defined tokens written in the text are matched as
- * whole tokens (leftmost, longest first, like HF's added-token split); otherwise all
- * text is plain text. Invalid UTF-8 never fails: invalid bytes become their own
- * pre-tokens and are encoded as byte tokens, so decoding gives the input back byte for
- * byte (the NFC step is skipped for a segment that is not valid UTF-8).
+ * Token texts written in the text are matched as whole tokens (leftmost, longest first,
+ * like HF's added-token split) by kind, as llama.cpp and Hugging Face do: user-defined
+ * tokens (<think>, <tool_call>) always; control and unknown tokens (<|im_start|>,
+ * <|endoftext|>) only when parse_special. Invalid UTF-8 never fails: invalid bytes become
+ * their own pre-tokens and are encoded as byte tokens, so decoding gives the input back
+ * byte for byte (the NFC step is skipped for a segment that is not valid UTF-8).
  * Returns 0, LATTE_E_ARG (NULL text with len > 0), LATTE_E_NOMEM, or LATTE_E_FORMAT
  * if the regex engine fails. */
 int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
                bool parse_special, int32_t **ids, size_t *n, latte_err *err);
+
+/* As tok_encode with parse_special, except that a control or unknown token is matched
+ * only where its whole text lies outside every range plain[0..n_plain) (sorted by off,
+ * disjoint, inside the text): for a rendered chat, whose markers must become control
+ * tokens while the messages' text never does. LATTE_E_ARG for ranges that are unsorted,
+ * overlap or run past len. */
+int tok_encode_guarded(const tok_vocab *v, const char *text, size_t len, bool add_bos,
+                       const tok_range *plain, size_t n_plain, int32_t **ids, size_t *n,
+                       latte_err *err);
 
 /* Raw bytes of token id: byte-level decoded for normal tokens, the stored text for
  * control and user-defined tokens. Writes min(cap, length) bytes into buf and returns
@@ -65,6 +80,8 @@ bool tok_add_bos(const tok_vocab *v);
 bool tok_is_eog(const tok_vocab *v, int32_t id);
 /* Token type CONTROL. False for bad ids. */
 bool tok_is_control(const tok_vocab *v, int32_t id);
+/* The token's TOK_TYPE_*, or -1 for a bad id. */
+int tok_token_type(const tok_vocab *v, int32_t id);
 /* Returns how many leading bytes of buf[0..len) can be emitted while streaming without
  * splitting a UTF-8 character: len, minus a trailing incomplete (but so far valid)
  * sequence of at most 3 bytes. Invalid bytes count as complete characters. */

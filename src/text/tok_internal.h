@@ -45,7 +45,7 @@ struct tok_vocab {
     tok_merge *merges;
     uint64_t merge_mask;
     int32_t byte_token[256]; /* id of the one-symbol token of each byte, -1 if none */
-    int32_t *special;     /* control/user-defined ids, longest text first */
+    int32_t *special;     /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
     int32_t bos, eos, eot, eom, pad;
     bool add_bos;

@@ -169,6 +169,10 @@ static const char *const EOG_TEXTS[] = {
     "<|end_of_text|>", "<EOT>", "<｜end▁of▁sentence｜>", "<｜EOT｜>",
 };
 
+static bool is_special_type(uint8_t t) {
+    return t == TOK_TYPE_CONTROL || t == TOK_TYPE_USER_DEFINED || t == TOK_TYPE_UNKNOWN;
+}
+
 static int load_specials(tok_vocab *v, const gguf_file *gf, latte_err *err) {
     v->bos = opt_id(v, gf, "tokenizer.ggml.bos_token_id");
     v->eos = opt_id(v, gf, "tokenizer.ggml.eos_token_id");
@@ -181,14 +185,14 @@ static int load_specials(tok_vocab *v, const gguf_file *gf, latte_err *err) {
         (rc = gguf_get_bool(gf, "tokenizer.ggml.add_bos_token", &v->add_bos, err)))
         return rc;
     if (v->bos < 0) v->add_bos = false;
+    /* the tokens matched whole in text (llama.cpp's list): control, user-defined, unknown */
     size_t n = 0;
     for (int32_t id = 0; id < v->n_vocab; id++)
-        n += (v->type[id] == TOK_TYPE_CONTROL || v->type[id] == TOK_TYPE_USER_DEFINED) && v->text_len[id];
+        n += is_special_type(v->type[id]) && v->text_len[id];
     v->special = malloc((n ? n : 1) * sizeof *v->special);
     if (!v->special) return err_set(err, LATTE_E_NOMEM, "out of memory");
     for (int32_t id = 0; id < v->n_vocab; id++) {
-        bool sp = v->type[id] == TOK_TYPE_CONTROL || v->type[id] == TOK_TYPE_USER_DEFINED;
-        if (sp && v->text_len[id]) v->special[v->n_special++] = id;
+        if (is_special_type(v->type[id]) && v->text_len[id]) v->special[v->n_special++] = id;
         if (v->type[id] != TOK_TYPE_CONTROL) continue;
         for (size_t k = 0; k < sizeof EOG_TEXTS / sizeof EOG_TEXTS[0]; k++)
             if (!strcmp(v->arena + v->text_off[id], EOG_TEXTS[k])) v->eog[id] = 1;
@@ -283,3 +287,4 @@ bool tok_is_eog(const tok_vocab *v, int32_t id) { return id_ok(v, id) && v->eog[
 bool tok_is_control(const tok_vocab *v, int32_t id) {
     return id_ok(v, id) && v->type[id] == TOK_TYPE_CONTROL;
 }
+int tok_token_type(const tok_vocab *v, int32_t id) { return id_ok(v, id) ? v->type[id] : -1; }

@@ -2,14 +2,18 @@
 """Reference tokenizer: a Hugging Face `tokenizers` Tokenizer built from a GGUF file's vocabulary
 (tokenizer.ggml.tokens), merges (tokenizer.ggml.merges) and pre-tokenizer name
 (tokenizer.ggml.pre), as a byte-level BPE. Reads metadata with tools/ref/gguf_meta.py, so it
-works on truncated files too. Control and user-defined tokens (token_type 3 and 4) become
-special added tokens, matched whole in the text as the HF library does.
+works on truncated files too. Added tokens as a model's tokenizer.json declares them: control
+and unknown tokens (token_type 3 and 2) special, user-defined ones (4) not; encode() matches
+both in the text, and with parse_special=False only the non-special ones (the library's
+encode_special_tokens), as llama.cpp's parse_special does.
 
 Pre-tokenizers (tokenizer.ggml.pre):
 - `smollm`: Digits(individual_digits) then ByteLevel(add_prefix_space=False, use_regex=True);
 - `qwen2`, `deepseek-r1-qwen`: NFC, then a Split on the Qwen2 regex (Isolated), ByteLevel(no regex);
 - `deepseek-v3`: Splits on digit runs of 1-3, CJK runs, then the DeepSeek-V3 regex, ByteLevel;
-- `llama-bpe`: the Llama 3 regex.
+- `llama-bpe`: the Llama 3 regex;
+- `kimi-k2`: tokenization_kimi.py's pat_str (Oniguruma reads its class intersections
+  `[...&&[^\p{Han}]]` as written), ByteLevel.
 
     python3 tools/ref/tokenizer.py MODEL (-p TEXT | -f FILE) [--bos]    # prints ids as JSON
 """
@@ -27,6 +31,19 @@ DSV3_CJK_RE = r"[一-龥぀-ゟ゠-ヿ]+"
 DSV3_RE = (r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
            r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
+KIMI_K2_RE = "|".join([
+    r"[\p{Han}]+",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"\p{N}{1,3}",
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*",
+    r"\s*[\r\n]+",
+    r"\s+(?!\S)",
+    r"\s+",
+])
+
 
 def _pre_tokenizer(pre):
     from tokenizers import pre_tokenizers as pt, Regex
@@ -42,6 +59,8 @@ def _pre_tokenizer(pre):
         return pt.Sequence([split(QWEN2_RE), bl_noregex])
     if pre in ("llama-bpe", "llama3"):
         return pt.Sequence([split(LLAMA3_RE), bl_noregex])
+    if pre == "kimi-k2":
+        return pt.Sequence([split(KIMI_K2_RE), bl_noregex])
     if pre in ("deepseek-v3",):
         return pt.Sequence([split(DSV3_DIGITS_RE), split(DSV3_CJK_RE), split(DSV3_RE), bl_noregex])
     if pre in ("gpt2", "default", None):
@@ -79,12 +98,16 @@ def build(path):
     tok.pre_tokenizer = _pre_tokenizer(pre)
     tok.decoder = decoders.ByteLevel()
     special = [AddedToken(tokens[i], special=True, normalized=False)
-               for i, ty in enumerate(types) if ty in (3, 4)]
+               for i, ty in enumerate(types) if ty in (2, 3)]
     if special:
         tok.add_special_tokens(special)
+    user = [AddedToken(tokens[i], special=False, normalized=False) for i, ty in enumerate(types) if ty == 4]
+    if user:
+        tok.add_tokens(user)
     info = dict(pre=pre, n_vocab=len(tokens), bos_id=m.get("tokenizer.ggml.bos_token_id"),
                 eos_id=m.get("tokenizer.ggml.eos_token_id"),
-                add_bos=bool(m.get("tokenizer.ggml.add_bos_token", False)), arch=m.arch)
+                add_bos=bool(m.get("tokenizer.ggml.add_bos_token", False)), arch=m.arch,
+                tokens=tokens, types=types)
     return tok, info
 
 
@@ -92,7 +115,8 @@ class RefTokenizer:
     def __init__(self, path):
         self.tok, self.info = build(path)
 
-    def encode(self, text, bos=False):
+    def encode(self, text, bos=False, parse_special=True):
+        self.tok.encode_special_tokens = not parse_special
         ids = self.tok.encode(text, add_special_tokens=False).ids
         if bos and self.info["bos_id"] is not None:
             ids = [self.info["bos_id"]] + ids
