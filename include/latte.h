@@ -36,6 +36,18 @@ typedef struct latte_model latte_model;
 typedef struct latte_ctx latte_ctx;
 
 /* ---- model ---- */
+/* Where the weights go (-ngl, -ot, ...); see latte_model_plan. */
+typedef struct latte_place_params {
+    int n_gpu_layers;      /* -ngl: -1 unset (automatic fit where a GPU exists) */
+    int n_cpu_moe;         /* --n-cpu-moe: routed experts of the first N layers stay on the CPU */
+    int main_gpu;          /* -mg */
+    const char *const *overrides; /* -ot "REGEX=DEVICE" (first match wins) */
+    int n_overrides;
+    const char *const *fake_devices; /* "NAME:BYTES" devices to plan for (tests, what-ifs) */
+    int n_fake;
+    int n_ctx, mla, type_k, type_v; /* the context the KV cache is sized for (-1/0: defaults) */
+} latte_place_params;
+
 typedef struct latte_model_params {
     const char *path;
     bool vocab_only; /* metadata + vocabulary only: no tensor data is needed */
@@ -45,6 +57,9 @@ typedef struct latte_model_params {
     /* progress callback during load (0..1); may be NULL */
     void (*progress)(float done, void *user);
     void *progress_user;
+    /* placement of the weights over the devices, decided at load (zero: all on the CPU
+     * unless n_gpu_layers < 0 asks for the automatic fit) */
+    latte_place_params place;
 } latte_model_params;
 
 int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *err);
@@ -59,22 +74,13 @@ const char *latte_model_arch(const latte_model *m);
 /* Bytes of all weights (for bandwidth accounting). */
 uint64_t latte_model_weight_bytes(const latte_model *m);
 
-/* ---- placement ---- */
-typedef struct latte_place_params {
-    int n_gpu_layers;      /* -ngl: -1 unset (automatic fit where a GPU exists) */
-    int n_cpu_moe;         /* --n-cpu-moe: routed experts of the first N layers stay on the CPU */
-    int main_gpu;          /* -mg */
-    const char *const *overrides; /* -ot "REGEX=DEVICE" (first match wins) */
-    int n_overrides;
-    const char *const *fake_devices; /* "NAME:BYTES" devices to plan for (tests, what-ifs) */
-    int n_fake;
-    int n_ctx, mla, type_k, type_v; /* the context the KV cache is sized for (-1/0: defaults) */
-} latte_place_params;
-
 /* Prints where every weight and each layer's KV cache would live on this host's devices
  * (plus the fake ones), bytes per device and the equivalent -ngl/-ot flags. Needs only the
  * tensor directory. A bad rule, unknown device or a device over its memory is an error. */
 int latte_model_plan(const latte_model *m, const latte_place_params *p, FILE *out, latte_err *err);
+/* The devices the loaded model's weights were placed on ("CPU", ...), and how many. */
+int latte_model_n_devices(const latte_model *m);
+const char *latte_model_device_name(const latte_model *m, int i);
 
 /* ---- context ---- */
 typedef struct latte_ctx_params {

@@ -35,7 +35,7 @@ def load_fixture(base):
     return j, ref
 
 
-def run_logits(model, tokens, args, tmp):
+def run_logits(model, tokens, args, tmp, env=None):
     """Run latte logits; returns (returncode, stderr, logits or None)."""
     fd, out = tempfile.mkstemp(suffix=".f32", dir=tmp)
     os.close(fd)
@@ -47,7 +47,7 @@ def run_logits(model, tokens, args, tmp):
         cmd += ["-t", "1"]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           errors="replace", timeout=TIMEOUT)
+                           errors="replace", timeout=TIMEOUT, env=dict(os.environ, **(env or {})))
     except subprocess.TimeoutExpired:
         return None, f"timed out after {TIMEOUT}s", None
     logits = None
@@ -109,6 +109,28 @@ def case_multi(name, model, base, args, cuts=(0, 5, 9)):
             row += len(t)
             texts.append(text)
         return True, texts[0]
+    return name, go
+
+
+def case_devices(name, model, base, place, args):
+    """Hybrid placement without a GPU: LATTE_EXTRA_CPU_DEVICES=2 adds CPU1 and CPU2 (host
+    memory, a backend each), the -ot rules spread layers, experts and the output over them,
+    and activations move between devices at block boundaries. Same kernels, so the logits
+    must equal the one-device run bit for bit (and the reference within tolerance)."""
+    def go(tmp):
+        j, ref = load_fixture(base)
+        rc, err, one = run_logits(model, j["tokens"], args, tmp)
+        if rc != 0 or one is None:
+            return False, why_failed(rc, err)
+        rc, err, multi = run_logits(model, j["tokens"], args + place, tmp, env={"LATTE_EXTRA_CPU_DEVICES": "2"})
+        if rc != 0 or multi is None:
+            return False, why_failed(rc, err)
+        if "devices: CPU CPU1 CPU2" not in err:
+            return False, "the run did not report the three devices"
+        if one.shape != multi.shape or not np.array_equal(one, multi):
+            diff = np.abs(one - multi).max() if one.shape == multi.shape else "shape"
+            return False, f"placement changed the logits (max |diff| {diff})"
+        return verdict(figures(ref, multi.reshape(ref.shape)))
     return name, go
 
 
@@ -200,6 +222,18 @@ def build_cases():
         cases.append(case_compare(f"{model} mla0 faoff ub7", model, base, ["-mla", "0", "-ub", "7", "-b", "16"]))
         cases.append(case_greedy(f"{model} greedy mla0", model, base, ["-mla", "0"]))
         cases.append(case_greedy(f"{model} greedy mla3 faon", model, base, ["-mla", "3", "-fa"]))
+    # hybrid placement over CPU, CPU1, CPU2: layers apart, experts apart, output apart, automatic
+    placements = [("layers 0,2 on CPU1, experts CPU2, output CPU2",
+                   ["-ot", r"blk\.[02]\.=CPU1", "-ot", "exps=CPU2", "-ot", "^output=CPU2"]),
+                  ("-ngl 999 -ot exps=CPU", ["-ngl", "999", "-ot", "exps=CPU"]),
+                  ("-ngl 1 on CPU1, rest CPU", ["-ngl", "1"]),
+                  ("automatic fit", [])]
+    for model, base in MODELS:
+        for label, place in placements:
+            for mla, fa, inc in [(3, True, False), (0, False, True), (1, False, False)]:
+                args = ["-mla", str(mla), "-t", "2"] + (["-fa"] if fa else []) + (["--incremental"] if inc else [])
+                cases.append(case_devices(f"{model} devices {label} mla{mla} {'incr' if inc else 'batch'}",
+                                          model, base, place, args))
     # cache types
     for ct in ["f32", "f16"]:
         for mla in [0, 1, 3]:

@@ -74,8 +74,14 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
     c->p = p;
     int rc;
     if (hp->has_mla && (rc = weights_derive_mla(&m->w, hp, mode == 0, err))) goto fail;
-    if ((rc = backend_cpu_init(&c->be, p.n_threads, err))) goto fail;
-    if ((rc = graph_init(&c->g, hp, &m->w, c->be, mode, p.flash_attn, p.n_seq, n_ctx_seq, p.n_ubatch, tk, tv,
+    /* a backend for every device a weight was placed on (the CPU always) */
+    bool used[PLACE_MAX_DEVICES] = {[0] = true};
+    for (size_t i = 0; i < m->w.n_tensors; i++) used[m->w.tensors[i].dev] = true;
+    for (int d = 0; d < m->n_devs && d < PLACE_MAX_DEVICES; d++)
+        if (used[d] && (rc = api_device_backend(&m->devs[d], p.n_threads, &c->bes[d], err))) goto fail;
+    if (!c->bes[0] && (rc = backend_cpu_init(&c->bes[0], p.n_threads, err))) goto fail;
+    c->be = c->bes[0];
+    if ((rc = graph_init(&c->g, hp, &m->w, c->bes, mode, p.flash_attn, p.n_seq, n_ctx_seq, p.n_ubatch, tk, tv,
                          p.ser_kmin, p.ser_thresh, err)))
         goto fail;
     int nu = p.n_ubatch;
@@ -100,7 +106,7 @@ fail:
 void latte_ctx_free(latte_ctx *c) {
     if (!c) return;
     graph_free(&c->g);
-    backend_free(c->be);
+    for (int d = 0; d < PLACE_MAX_DEVICES; d++) backend_free(c->bes[d]);
     free(c->logits);
     free(c->logit_idx);
     free(c->ub_pos);

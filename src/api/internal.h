@@ -11,6 +11,7 @@
 #include "../graph/graph.h"
 #include "../model/hparams.h"
 #include "../model/weights.h"
+#include "../place/place.h"
 #include "../text/tok.h"
 
 struct latte_model {
@@ -23,12 +24,23 @@ struct latte_model {
     tok_vocab *vocab;       /* NULL when the file has no tokenizer, or (vocab_only) one latte cannot use */
     char tok_err[512];      /* why the tokenizer is unusable, when vocab_only loading went on */
     bool mla_warned;        /* the no-MLA warning was given */
+    place_device devs[PLACE_MAX_DEVICES]; /* the devices weights were placed on ([0]: CPU) */
+    int n_devs;
     char *chat_template;    /* tokenizer.chat_template, NUL-terminated, or NULL */
 };
 
+/* devices.c: this build's devices, and a backend to run one */
+int api_devices(place_device *devs, int cap, latte_err *err);
+int api_device_backend(const place_device *d, int n_threads, backend **out, latte_err *err);
+/* plan.c: the placement of m's tensors for p (names in *names, freed by api_plan_free) */
+int api_plan(const latte_model *m, const latte_place_params *p, const place_device *devs, int n_devs, place_plan *plan,
+             place_tensor **ts, latte_err *err);
+void api_plan_free(const latte_model *m, place_plan *plan, place_tensor *ts);
+
 struct latte_ctx {
     latte_model *model;
-    backend *be;
+    backend *be;            /* the CPU backend (be == bes[0]) */
+    backend *bes[PLACE_MAX_DEVICES]; /* one per device the model uses (NULL where none) */
     graph_ctx g;
     latte_ctx_params p;
     float *logits;          /* [rows kept by the last decode][n_vocab] */

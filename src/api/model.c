@@ -29,6 +29,22 @@ static void prefault(const gguf_file *gf, const latte_model_params *p) {
     (void)sink;
 }
 
+/* The placement plan, made once: each file tensor's device (derived matrices follow their
+ * source). The plan's warnings go to the log. */
+static int place_weights(latte_model *m, const latte_model_params *p, latte_err *err) {
+    int n = api_devices(m->devs, PLACE_MAX_DEVICES, err);
+    if (n < 0) return n;
+    m->n_devs = n;
+    place_plan plan;
+    place_tensor *ts;
+    int rc = api_plan(m, &p->place, m->devs, m->n_devs, &plan, &ts, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < m->w.n_tensors; i++) m->w.tensors[i].dev = plan.device[i];
+    if (p->log && plan.warnings[0]) fputs(plan.warnings, p->log);
+    api_plan_free(m, &plan, ts);
+    return 0;
+}
+
 int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *err) {
     *out = NULL;
     if (!p || !p->path) return err_set(err, LATTE_E_ARG, "no model path given");
@@ -75,6 +91,7 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
             goto fail;
         }
         if ((rc = weights_bind(&m->w, m->gf, &m->hp, cpu_types, err))) goto fail;
+        if ((rc = place_weights(m, p, err))) goto fail;
         /* the MLA matrices the asked mode needs but the file lacks, built once here (a context
          * that later asks for another mode derives what it lacks then, also once) */
         if (m->hp.has_mla && (rc = weights_derive_mla(&m->w, &m->hp, p->mla == 0, err))) goto fail;

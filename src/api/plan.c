@@ -36,19 +36,60 @@ static int parse_fake(const char *s, place_device *d, latte_err *err) {
     return 0;
 }
 
+/* the KV cache bytes of one layer for the context p describes */
+static uint64_t kv_per_layer(const model_hparams *hp, const latte_place_params *pp) {
+    int mode = hp->has_mla ? (pp->mla < 0 ? 3 : pp->mla) : 0, n_ctx = pp->n_ctx > 0 ? pp->n_ctx : 4096;
+    uint32_t tk = pp->type_k < 0 ? QT_F16 : (uint32_t)pp->type_k, tv = pp->type_v < 0 ? QT_F16 : (uint32_t)pp->type_v;
+    uint64_t per_tok;
+    if (hp->has_mla && mode > 0)
+        per_tok = kv_bytes_per_token(1, hp->kv_lora_rank + hp->n_rot_mla, tk, mode == 1 ? hp->kv_lora_rank : 0, QT_F16);
+    else if (hp->has_mla)
+        per_tok = kv_bytes_per_token(1, (int64_t)hp->n_head * (hp->d_nope + hp->n_rot_mla), tk,
+                                     (int64_t)hp->n_head * hp->d_v, tv);
+    else
+        per_tok = kv_bytes_per_token(1, (int64_t)hp->n_head_kv * hp->n_embd_head_k, tk,
+                                     (int64_t)hp->n_head_kv * hp->n_embd_head_v, tv);
+    return per_tok * (uint64_t)n_ctx;
+}
+
+int api_plan(const latte_model *m, const latte_place_params *pp, const place_device *devs, int n_devs, place_plan *plan,
+             place_tensor **out_ts, latte_err *err) {
+    const gguf_file *gf = m->gf;
+    size_t n = gf->n_tensors ? gf->n_tensors : 1;
+    place_tensor *ts = calloc(n, sizeof *ts);
+    if (!ts) return err_set(err, LATTE_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (uint64_t i = 0; i < gf->n_tensors && !rc; i++) {
+        const gguf_tensor *t = &gf->tensors[i];
+        char *name = strndup(t->name.ptr, t->name.len);
+        if (!name) rc = err_set(err, LATTE_E_NOMEM, "out of memory");
+        ts[i] = (place_tensor){name, t->type, t->n_bytes};
+    }
+    place_opts o = {.n_gpu_layers = pp->n_gpu_layers, .n_cpu_moe = pp->n_cpu_moe, .main_gpu = pp->main_gpu,
+                    .overrides = pp->overrides, .n_overrides = pp->n_overrides,
+                    .kv_bytes_per_layer = kv_per_layer(&m->hp, pp)};
+    if (!rc) rc = place_plan_make(plan, devs, n_devs, ts, (int)gf->n_tensors, m->hp.n_layer, &o, err);
+    if (rc) {
+        for (uint64_t i = 0; i < gf->n_tensors; i++) free((char *)ts[i].name);
+        free(ts);
+        return rc;
+    }
+    *out_ts = ts;
+    return 0;
+}
+
+void api_plan_free(const latte_model *m, place_plan *plan, place_tensor *ts) {
+    for (uint64_t i = 0; ts && i < m->gf->n_tensors; i++) free((char *)ts[i].name);
+    free(ts);
+    place_plan_free(plan);
+}
+
 int latte_model_plan(const latte_model *m, const latte_place_params *pp, FILE *out, latte_err *err) {
     if (!m->hparams_ok) return err_set(err, LATTE_E_ARG, "cannot plan placement: %s", m->hparams_err);
-    const model_hparams *hp = &m->hp;
     place_device devs[PLACE_MAX_DEVICES];
-    memset(&devs[0], 0, sizeof devs[0]);
-    snprintf(devs[0].name, sizeof devs[0].name, "CPU");
-    devs[0].is_cpu = true;
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    devs[0].bytes = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
-    for (uint32_t t = 0; t < 256; t++)
-        if (quant_type_info_get(t)) devs[0].types[t / 64] |= 1ull << (t % 64);
-    int n_devs = 1, rc;
-    if (pp->n_fake > PLACE_MAX_DEVICES - 1) return err_set(err, LATTE_E_ARG, "at most %d fake devices", PLACE_MAX_DEVICES - 1);
+    int n_devs = api_devices(devs, PLACE_MAX_DEVICES, err), rc;
+    if (n_devs < 0) return n_devs;
+    if (pp->n_fake > PLACE_MAX_DEVICES - n_devs) return err_set(err, LATTE_E_ARG, "at most %d fake devices", PLACE_MAX_DEVICES - n_devs);
     for (int i = 0; i < pp->n_fake; i++) {
         if ((rc = parse_fake(pp->fake_devices[i], &devs[n_devs], err))) return rc;
         for (int d = 0; d < n_devs; d++)
@@ -56,44 +97,20 @@ int latte_model_plan(const latte_model *m, const latte_place_params *pp, FILE *o
                 return err_set(err, LATTE_E_ARG, "--fake-device '%s': a device of that name exists", pp->fake_devices[i]);
         n_devs++;
     }
-    /* the KV cache per layer for the asked context and mode */
-    int mode = hp->has_mla ? (pp->mla < 0 ? 3 : pp->mla) : 0, n_ctx = pp->n_ctx > 0 ? pp->n_ctx : 4096;
-    uint32_t tk = pp->type_k < 0 ? QT_F16 : (uint32_t)pp->type_k, tv = pp->type_v < 0 ? QT_F16 : (uint32_t)pp->type_v;
-    uint64_t per_tok;
-    if (hp->has_mla && mode > 0)
-        per_tok = kv_bytes_per_token(1, hp->kv_lora_rank + hp->n_rot_mla, tk, mode == 1 ? hp->kv_lora_rank : 0, QT_F16);
-    else if (hp->has_mla)
-        per_tok = kv_bytes_per_token(1, (int64_t)hp->n_head * (hp->d_nope + hp->n_rot_mla), tk, (int64_t)hp->n_head * hp->d_v, tv);
-    else
-        per_tok = kv_bytes_per_token(1, (int64_t)hp->n_head_kv * hp->n_embd_head_k, tk,
-                                     (int64_t)hp->n_head_kv * hp->n_embd_head_v, tv);
-    const gguf_file *gf = m->gf;
-    place_tensor *ts = malloc(sizeof *ts * (size_t)(gf->n_tensors ? gf->n_tensors : 1));
-    char **names = calloc((size_t)(gf->n_tensors ? gf->n_tensors : 1), sizeof *names);
-    if (!ts || !names) {
-        free(ts);
-        free(names);
-        return err_set(err, LATTE_E_NOMEM, "out of memory");
-    }
-    rc = 0;
-    for (uint64_t i = 0; i < gf->n_tensors && !rc; i++) {
-        const gguf_tensor *t = &gf->tensors[i];
-        if (!(names[i] = strndup(t->name.ptr, t->name.len))) rc = err_set(err, LATTE_E_NOMEM, "out of memory");
-        ts[i] = (place_tensor){names[i], t->type, t->n_bytes};
-    }
-    place_opts o = {.n_gpu_layers = pp->n_gpu_layers, .n_cpu_moe = pp->n_cpu_moe, .main_gpu = pp->main_gpu,
-                    .overrides = pp->overrides, .n_overrides = pp->n_overrides,
-                    .kv_bytes_per_layer = per_tok * (uint64_t)n_ctx};
     place_plan plan;
-    if (!rc && !(rc = place_plan_make(&plan, devs, n_devs, ts, (int)gf->n_tensors, hp->n_layer, &o, err))) {
-        fprintf(out, "context %d tokens, %s, KV cache %.2f MiB per layer\n", n_ctx,
-                hp->has_mla ? (mode ? "latent MLA cache" : "MLA mode 0 (per-head K/V)") : "standard attention",
-                o.kv_bytes_per_layer / 1048576.0);
-        place_plan_print(&plan, ts, out);
-        place_plan_free(&plan);
-    }
-    for (uint64_t i = 0; i < gf->n_tensors; i++) free(names[i]);
-    free(names);
-    free(ts);
-    return rc;
+    place_tensor *ts;
+    if ((rc = api_plan(m, pp, devs, n_devs, &plan, &ts, err))) return rc;
+    const model_hparams *hp = &m->hp;
+    int mode = hp->has_mla ? (pp->mla < 0 ? 3 : pp->mla) : 0;
+    fprintf(out, "context %d tokens, %s, KV cache %.2f MiB per layer\n", pp->n_ctx > 0 ? pp->n_ctx : 4096,
+            hp->has_mla ? (mode ? "latent MLA cache" : "MLA mode 0 (per-head K/V)") : "standard attention",
+            kv_per_layer(hp, pp) / 1048576.0);
+    place_plan_print(&plan, ts, out);
+    api_plan_free(m, &plan, ts);
+    return 0;
+}
+
+int latte_model_n_devices(const latte_model *m) { return m->n_devs > 0 ? m->n_devs : 1; }
+const char *latte_model_device_name(const latte_model *m, int i) {
+    return i >= 0 && i < m->n_devs ? m->devs[i].name : i == 0 ? "CPU" : NULL;
 }

@@ -23,7 +23,8 @@
 typedef struct backend backend;
 
 /* A weight or table: ne[0] contiguous; row j (over ne[1]*ne[2]*ne[3]) at data + j*row_bytes.
- * be: the backend whose memory holds data (NULL: host memory, e.g. the file's map). */
+ * be: the backend whose memory holds data (NULL: host memory, e.g. the file's map);
+ * dev: the device the placement plan gave it (0: the CPU), which runs the ops that use it. */
 typedef struct lt_tensor {
     const char *name;
     uint32_t type;     /* QT_* */
@@ -31,6 +32,7 @@ typedef struct lt_tensor {
     size_t row_bytes;
     const void *data;
     backend *be;
+    int dev;
 } lt_tensor;
 
 /* Rotary embedding tables for one model: per rotated pair i, the angle per position is

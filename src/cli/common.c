@@ -49,11 +49,12 @@ int cli_load_model(const cli_opts *o, bool vocab_only, latte_model **m) {
         }
     }
     latte_model_params mp = {.path = path, .vocab_only = vocab_only, .mla = o->mla, .log = stderr,
-                             .progress = progress, .progress_user = (void *)path};
+                             .progress = progress, .progress_user = (void *)path, .place = cli_place_params(o)};
+    if (cli_cache_type(o->ctk, &mp.place.type_k) || cli_cache_type(o->ctv, &mp.place.type_v)) return 2;
     latte_err err = {0};
     if (latte_model_load(m, &mp, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
-        return 1;
+        return err.code == LATTE_E_ARG ? 2 : 1;
     }
     return 0;
 }
@@ -81,27 +82,14 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
         cp.ser_thresh = t;
     }
     latte_err err = {0};
-    if (o->n_gpu_layers >= 0 || o->n_overrides || o->n_cpu_moe || o->main_gpu) {
-        /* placement flags: checked through the planner; on this build every weight runs on
-         * the CPU, and the planner's warnings say so */
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&text, &len);
-        latte_place_params pp = cli_place_params(o);
-        pp.type_k = cp.type_k, pp.type_v = cp.type_v;
-        int prc = mem ? latte_model_plan(m, &pp, mem, &err) : 0;
-        if (mem) fclose(mem);
-        for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n"))
-            if (!strncmp(line, "warning:", 8)) fprintf(stderr, "%s\n", line);
-        free(text);
-        if (prc) {
-            fprintf(stderr, "error: %s\n", err.msg);
-            return err.code == LATTE_E_ARG ? 2 : 1;
-        }
-    }
     if (latte_ctx_init(c, m, &cp, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         return err.code == LATTE_E_ARG ? 2 : 1;
+    }
+    if (latte_model_n_devices(m) > 1) {
+        fprintf(stderr, "devices:");
+        for (int d = 0; d < latte_model_n_devices(m); d++) fprintf(stderr, " %s", latte_model_device_name(m, d));
+        fprintf(stderr, "\n");
     }
     fprintf(stderr, "attention: %s; KV cache %.2f MiB for %d tokens\n", latte_ctx_attention_desc(*c),
                 latte_ctx_kv_bytes(*c) / 1048576.0, latte_ctx_n_ctx(*c));

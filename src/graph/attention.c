@@ -21,7 +21,7 @@ static int linear(graph_ctx *g, const lt_tensor *W, const lt_tensor *bias, const
 static int attend_std(graph_ctx *g, int il, const graph_batch *b, const float *q, int h, int hk, int dk, int dv,
                       latte_err *err) {
     const backend_ops *op = g->be->ops;
-    graph_scratch *s = &g->s;
+    graph_scratch *s = g->s;
     int rc;
     if ((rc = op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, b->kv_rows, s->k, b->n, hk * dk)) ||
         (rc = op->cache_write(g->be, g->kv.v[il], g->kv.type_v, 0, false, b->kv_rows, s->v, b->n, hk * dv)))
@@ -37,7 +37,7 @@ static int attn_standard(graph_ctx *g, int il, const graph_batch *b, latte_err *
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
     const backend_ops *op = g->be->ops;
-    graph_scratch *s = &g->s;
+    graph_scratch *s = g->s;
     int H = hp->n_head, Hk = hp->n_head_kv, dk = hp->n_embd_head_k, dv = hp->n_embd_head_v, n = b->n;
     int rc;
     if ((rc = linear(g, L->wq, L->bq, s->xn, n, s->q)) || (rc = linear(g, L->wk, L->bk, s->xn, n, s->k)) ||
@@ -57,7 +57,7 @@ static int mla_expand(graph_ctx *g, int il, const graph_batch *b, const float *q
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
     const backend_ops *op = g->be->ops;
-    graph_scratch *s = &g->s;
+    graph_scratch *s = g->s;
     int H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dr = hp->n_rot_mla, dv = hp->d_v, n = b->n;
     size_t kw = (size_t)(dn + dr), kvw = (size_t)(dn + dv);
     /* [k_nope_h, v_h] = W_kvb,h c for every head at once (c: the first r of each latent row) */
@@ -80,7 +80,7 @@ static int mla_latent(graph_ctx *g, int il, const graph_batch *b, const float *q
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
     const backend_ops *op = g->be->ops;
-    graph_scratch *s = &g->s;
+    graph_scratch *s = g->s;
     int H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dr = hp->n_rot_mla, dv = hp->d_v, n = b->n, rc;
     rc = op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, b->kv_rows, s->lat, n, r + dr);
     if (!rc && g->kv.transposed) { /* the first r of each latent row, transposed */
@@ -109,7 +109,7 @@ static int attn_mla(graph_ctx *g, int il, const graph_batch *b, latte_err *err) 
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
     const backend_ops *op = g->be->ops;
-    graph_scratch *s = &g->s;
+    graph_scratch *s = g->s;
     int H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dr = hp->n_rot_mla, n = b->n, rc;
     /* query: plain or through the q LoRA */
     if (L->wq_a) {

@@ -222,6 +222,7 @@ int weights_derive_mla(model_weights *w, const model_hparams *hp, bool need_kvb,
                 for (int64_t c = 0; c < r; c++)
                     quant_quant_row(t, blk + c * dn, (char *)d->data + (size_t)(h * r + c) * d->row_bytes, dn);
             }
+            d->dev = L->wkv_b->dev;
             L->kb = (mla_mat){d, r, 0, r};
         }
         if (need_kvb && !L->kvb.t) { /* kv_b rows: k_nope rows (transposed k_b) then v_b rows */
@@ -240,6 +241,7 @@ int weights_derive_mla(model_weights *w, const model_hparams *hp, bool need_kvb,
                     quant_quant_row(t, row, (char *)d->data + (size_t)(h * (dn + dv) + dn + i) * d->row_bytes, r);
                 }
             }
+            d->dev = L->kb.t->dev;
             L->kvb = (mla_mat){d, dn + dv, 0, dn + dv};
         }
     }

@@ -1,0 +1,44 @@
+/* devices.c: the devices of this build and host, for placement and for running: the CPU
+ * always; with LATTE_EXTRA_CPU_DEVICES=N (1..7) also CPU1..CPUN, host memory each run by a
+ * CPU backend of its own, so hybrid placement (activations moving between devices at block
+ * boundaries) runs and is tested without a GPU; GPUs when a GPU backend is built in. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../quant/quant.h"
+#include "internal.h"
+
+static uint64_t host_bytes(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+int api_devices(place_device *devs, int cap, latte_err *err) {
+    memset(devs, 0, sizeof *devs * (size_t)cap);
+    snprintf(devs[0].name, sizeof devs[0].name, "CPU");
+    devs[0].is_cpu = true;
+    devs[0].bytes = host_bytes();
+    for (uint32_t t = 0; t < 256; t++)
+        if (quant_type_info_get(t)) devs[0].types[t / 64] |= 1ull << (t % 64);
+    int n = 1;
+    const char *extra = getenv("LATTE_EXTRA_CPU_DEVICES");
+    if (extra && *extra) {
+        char *end;
+        long k = strtol(extra, &end, 10);
+        if (*end || k < 0 || k > 7 || k >= cap)
+            return err_set(err, LATTE_E_ARG, "LATTE_EXTRA_CPU_DEVICES='%s': expected 0..7", extra);
+        for (int i = 1; i <= k; i++, n++) {
+            devs[n] = devs[0];
+            devs[n].is_cpu = false; /* placed like a GPU: -ngl, -ot and the automatic fit use it */
+            devs[n].reserve = devs[n].bytes / 64;
+            snprintf(devs[n].name, sizeof devs[n].name, "CPU%d", i);
+        }
+    }
+    return n;
+}
+
+int api_device_backend(const place_device *d, int n_threads, backend **out, latte_err *err) {
+    if (!strncmp(d->name, "CPU", 3)) return backend_cpu_init(out, n_threads, err);
+    return err_set(err, LATTE_E_UNSUPPORTED, "no backend for device %s in this build", d->name);
+}
