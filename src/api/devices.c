@@ -14,13 +14,22 @@ static uint64_t host_bytes(void) {
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
+/* the weight types a backend says it can multiply, for the planner */
+static void ask_types(backend *be, place_device *d) {
+    for (uint32_t t = 0; t < 256; t++)
+        if (quant_type_info_get(t) && be->ops->supports(be, BOP_MATMUL, t)) d->types[t / 64] |= 1ull << (t % 64);
+}
+
 int api_devices(place_device *devs, int cap, latte_err *err) {
     memset(devs, 0, sizeof *devs * (size_t)cap);
     snprintf(devs[0].name, sizeof devs[0].name, "CPU");
     devs[0].is_cpu = true;
     devs[0].bytes = host_bytes();
-    for (uint32_t t = 0; t < 256; t++)
-        if (quant_type_info_get(t)) devs[0].types[t / 64] |= 1ull << (t % 64);
+    backend *cpu;
+    int rc = backend_cpu_init(&cpu, 1, err); /* one thread: no workers are started */
+    if (rc) return rc;
+    ask_types(cpu, &devs[0]);
+    backend_free(cpu);
     int n = 1;
     const char *extra = getenv("LATTE_EXTRA_CPU_DEVICES");
     if (extra && *extra) {
