@@ -277,10 +277,10 @@ static void test_ser(void) {
         double w[4] = {p[0], p[1], p[2], p[3]};
         expect("ser_off", &hp, l, NULL, 0, 0.99f, ids, w);
     }
-    {   /* with norm + scale the ratios are the same; the kept weights are the normalised ones
-         * (normalised over all K selected, before the reduction) */
+    {   /* with norm + scale the same experts are dropped; the kept weights are normalised over
+         * the kept experts (as if fewer had been chosen), then scaled */
         model_hparams hn = hp_make(8, 4, 1, 1, GATING_SOFTMAX, true, 2.0f);
-        double sum = p[0] + p[1] + p[2] + p[3];
+        double sum = p[0] + p[1] + p[2];
         int ids[4] = {0, 1, 2, -1};
         double w[4] = {2 * p[0] / sum, 2 * p[1] / sum, 2 * p[2] / sum, 0};
         expect("ser_after_norm_scale", &hn, l, NULL, 2, 0.3f, ids, w);

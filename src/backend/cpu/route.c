@@ -2,7 +2,7 @@
  * routing"): softmax or sigmoid scores, selection by score + bias, group-limited top-k
  * (a group's score: its two best biased scores summed with sigmoid gating and a bias, its
  * best score otherwise), weights from the unbiased scores (normalised, scaled), then smart
- * expert reduction. */
+ * expert reduction, then the normalisation. */
 #include <math.h>
 #include <stdbool.h>
 
@@ -56,17 +56,19 @@ void cpu_route_ref(const route_params *rp, const float *logits, const float *bia
             }
             id[k] = best;
             w[k] = score[best];
-            sum += w[k];
         }
+        /* smart expert reduction: beyond the best ser_kmin, drop experts whose selection score
+         * is under ser_thresh times the best one (a dropped slot has id -1); slot 0 holds the
+         * best selection score, not necessarily the best weight when there is a bias. It
+         * comes before the normalisation, so the kept weights sum to 1 where the model's
+         * gating normalises (as with fewer experts chosen in the first place). */
+        if (rp->ser_kmin > 0)
+            for (int k = rp->ser_kmin; k < K; k++)
+                if (sel[id[k]] < rp->ser_thresh * sel[id[0]]) id[k] = -1, w[k] = 0;
+        for (int k = 0; k < K; k++) sum += w[k];
         for (int k = 0; k < K; k++) {
             if (rp->weights_norm) w[k] /= sum;
             w[k] *= rp->weights_scale;
         }
-        /* smart expert reduction: beyond the best ser_kmin, drop experts whose selection score
-         * is under ser_thresh times the best one (a dropped slot has id -1); slot 0 holds the
-         * best selection score, not necessarily the best weight when there is a bias */
-        if (rp->ser_kmin > 0)
-            for (int k = rp->ser_kmin; k < K; k++)
-                if (sel[id[k]] < rp->ser_thresh * sel[id[0]]) id[k] = -1, w[k] = 0;
     }
 }
