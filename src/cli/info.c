@@ -1,4 +1,6 @@
 /* info.c: `latte info MODEL`: needs only the metadata and the tensor directory. */
+#include <stdio.h>
+
 #include "cli.h"
 
 int cmd_info(const cli_opts *o) {
@@ -7,5 +9,9 @@ int cmd_info(const cli_opts *o) {
     if (rc) return rc;
     latte_model_describe(m, stdout);
     latte_model_free(m);
+    if (fflush(stdout)) {
+        fprintf(stderr, "error: cannot write the output\n");
+        return CLI_ERR;
+    }
     return 0;
 }

@@ -74,11 +74,11 @@ int cmd_logits(const cli_opts *o) {
     if (rc) { fprintf(stderr, "error: %s\n", err.msg); goto done; }
     f = fopen(o->out, "wb");
     if (!f || fwrite(all, sizeof(float) * V, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "error: cannot write %s\n", o->out);
+        fprintf(stderr, "error: cannot write %s: %s\n", o->out, strerror(errno));
         rc = 1;
     }
 done:
-    if (f && fclose(f) && !rc) { fprintf(stderr, "error: cannot write %s\n", o->out); rc = 1; }
+    if (f && fclose(f) && !rc) { fprintf(stderr, "error: cannot write %s: %s\n", o->out, strerror(errno)); rc = 1; }
     free(all);
     free(ids);
     latte_ctx_free(c);
