@@ -133,10 +133,12 @@ static int prompt_tokens(const cli_opts *o, const latte_model *m, const char *te
     } else {
         rc = latte_tokenize(m, text, len, !o->no_bos, !o->no_special, ids, n, &err);
     }
+    bool template_failed = o->chat && !formatted;
     free(formatted);
     if (rc) {
         fprintf(stderr, "error: %s\n", err.msg);
-        return rc == LATTE_E_ARG ? CLI_USAGE : CLI_ERR;
+        /* a template the user must name (or named wrongly) is a usage error, as in chat */
+        return rc == LATTE_E_ARG || template_failed ? CLI_USAGE : CLI_ERR;
     }
     if (*n == 0) {
         fprintf(stderr, "error: the prompt is empty (no tokens)\n");
