@@ -34,7 +34,7 @@ def base(cmd, model=None):
     eng = ["-c", "128", "-t", "1"]
     return {
         "run": ["run", "-m", model, "-p", PROMPT, "-n", "48", "--temp", "0", *eng],
-        "chat": ["chat", "-m", model, "--chat-template", "chatml", "-n", "48", "--temp", "0", *eng],
+        "chat": ["chat", "-m", model, "--chat-template", "chatml", "-n", "24", "--temp", "0", *eng],
         "logits": ["logits", "-m", model, "--tokens", "1,2,3", "-o", os.path.join(TMP, "l.f32"), *eng],
         "tokenize": ["tokenize", "-m", model, "-p", PROMPT],
         "info": ["info", model],
@@ -52,6 +52,12 @@ def go(cmd, *extra, model=None, stdin=None):
     if cmd == "bench":
         extra = [*extra] + [x for k, v in BENCH_DEFAULTS.items() if k not in extra for x in (k, v)]
     return latte(*base(cmd, model), *extra, stdin=stdin)
+
+
+def load(cmd, *extra, model=None):
+    """go() for checks that read only what happens at load: chat gets no message, run makes one token."""
+    more = ["-n", "1"] if cmd == "run" else []
+    return go(cmd, *more, *extra, model=model, stdin=b"")
 
 
 def num(pattern, err):
@@ -106,7 +112,7 @@ def ck_help(cmd):
 
 
 def ck_ctx(cmd):
-    rc, _, err = go(cmd, "-c", "48")
+    rc, _, err = load(cmd, "-c", "48")
     return rc == 0 and "for 48 tokens" in err, err
 
 
@@ -124,13 +130,13 @@ def ck_same_output(flag, value):
 
 
 def ck_threads(cmd):
-    rc, _, err = go(cmd, "-t", str(CORES + 1))
+    rc, _, err = load(cmd, "-t", str(CORES + 1))
     return rc == 0 and f"-t {CORES + 1} is more than" in err, err
 
 
 def ck_mla(cmd):
-    rc, _, err = go(cmd, "-mla", "1", model=DS3)
-    rc2, _, err2 = go(cmd, "-mla", "2", model=DS3)
+    rc, _, err = load(cmd, "-mla", "1", model=DS3)
+    rc2, _, err2 = load(cmd, "-mla", "2", model=DS3)
     return rc == 0 and "MLA mode 1" in err and "MLA mode 2" in err2, err + err2
 
 
@@ -138,31 +144,31 @@ def ck_fa(cmd):
     want = {("on",): True, ("1",): True, ("off",): False, ("0",): False, ("auto",): False, (): True}
     bad = []
     for args, on in want.items():
-        rc, _, err = go(cmd, "-fa", *args, "-t", "1", model=DS3)  # bare -fa followed by another flag
+        rc, _, err = load(cmd, "-fa", *args, "-t", "1", model=DS3)  # bare -fa followed by another flag
         line = next((l for l in err.splitlines() if l.startswith("attention:")), "")
         if rc != 0 or ("flash attention" in line) != on:
             bad.append(f"-fa {' '.join(args)}: rc {rc}, {line!r}")
-    rc, _, err = go(cmd, "-fa", "maybe")
+    rc, _, err = load(cmd, "-fa", "maybe")
     if rc != 2:
         bad.append(f"-fa maybe: rc {rc}")
     return not bad, "; ".join(bad)
 
 
 def ck_ctk(cmd):
-    a = kv_mib(go(cmd, "-mla", "0", model=DS3)[2])
-    b = kv_mib(go(cmd, "-mla", "0", "-ctk", "q8_0", model=DS3)[2])
+    a = kv_mib(load(cmd, "-mla", "0", model=DS3)[2])
+    b = kv_mib(load(cmd, "-mla", "0", "-ctk", "q8_0", model=DS3)[2])
     return a and b and b < a, f"f16 {a} MiB, q8_0 {b} MiB"
 
 
 def ck_ctv(cmd):
-    a = kv_mib(go(cmd, "-mla", "0", model=DS3)[2])
-    b = kv_mib(go(cmd, "-mla", "0", "-ctv", "q8_0", model=DS3)[2])
-    rc, _, err = go(cmd, "-mla", "3", "-ctv", "q8_0", model=DS3)
+    a = kv_mib(load(cmd, "-mla", "0", model=DS3)[2])
+    b = kv_mib(load(cmd, "-mla", "0", "-ctv", "q8_0", model=DS3)[2])
+    rc, _, err = load(cmd, "-mla", "3", "-ctv", "q8_0", model=DS3)
     return a and b and b < a and rc == 0 and "-ctv changes nothing" in err, f"f16 {a}, q8_0 {b}; mla 3: {err!r}"
 
 
 def ck_ser(cmd):
-    rc, _, err = go(cmd, "-ser", "1,0.5", model=QWEN)
+    rc, _, err = load(cmd, "-ser", "1,0.5", model=QWEN)
     ok = rc == 0 and "-ser changes nothing" in err
     why = err
     if cmd == "logits":  # the effect itself, on the MoE fixture
@@ -170,12 +176,12 @@ def ck_ser(cmd):
         b, err2 = logits_of("-ser", "1,1", model=DS3)
         ok = ok and a is not None and b is not None and not np.array_equal(a, b)
         why += " / " + err2
-    return ok and go(cmd, "-ser", "x")[0] == 2, why
+    return ok and load(cmd, "-ser", "x")[0] == 2, why
 
 
 def ck_note(flag, *value):
     def f(cmd):
-        rc, _, err = go(cmd, flag, *value)
+        rc, _, err = load(cmd, flag, *value)
         return rc == 0 and f"note: {flag} changes nothing" in err, f"rc {rc}, {err!r}"
     return f
 
@@ -315,7 +321,7 @@ def ck_cnv(cmd):
     chat = go("chat")
     args = [x for x in base("run") if x not in ("-p", PROMPT)]
     args[2] = TINY
-    rc, out, err = latte(*args, "-cnv", "--chat-template", "chatml", stdin=(PROMPT + "\n").encode())
+    rc, out, err = latte(*args, "-n", "24", "-cnv", "--chat-template", "chatml", stdin=(PROMPT + "\n").encode())
     return rc == 0 and out == chat[1] and out.strip(), f"rc {rc}, {out!r} vs chat {chat[1]!r}"
 
 

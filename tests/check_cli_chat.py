@@ -91,7 +91,9 @@ def main():
         print(f"SKIP cli_chat: {MODEL} missing")
         return 0
     hello, _ = piped("Hello there\n")
-    big_msg = ("the table has a row and a column " * 320)[:10240]
+    # 10 KB in few tokens (the vocabulary has long runs of "-"), so the sanitizer build is quick too;
+    # words at both ends: a line cut at 4 KB loses the end and tokenizes differently
+    big_msg = "Describe this line: " + "-" * (10240 - 40) + " and the end is here"
     big, big_err = piped(big_msg + "\n", "--show-speed")
     multi, _ = piped("/multiline\nfirst line\nsecond line\n/end\n")
 
@@ -119,7 +121,7 @@ def main():
     want_n = re.search(r"\[prompt (\d+) tokens", big_err)
     got_n = re.search(r"\[prompt (\d+) tokens", c.text[mark:])
     report("cli_chat_10kb_line", ok and want_n and got_n and want_n.group(1) == got_n.group(1)
-           and int(got_n.group(1)) > 1000 and big.strip() in c.text[mark:],
+           and big.strip() in c.text[mark:],
            f"prompt tokens {got_n and got_n.group(1)} vs piped {want_n and want_n.group(1)}")
     # a trailing backslash continues the message: the same message as the /multiline block
     c.turn(b"/reset\r")

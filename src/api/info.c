@@ -66,30 +66,21 @@ void latte_model_get_info(const latte_model *m, latte_model_info *out) {
 int latte_ctx_mla_mode(const latte_ctx *c) { return c->model->hp.has_mla ? c->g.mla_mode : -1; }
 
 void latte_system_info(char *buf, size_t cap) {
-    static const char *const feats[] = {"avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-                                        "avx512vnni"};
     __builtin_cpu_init();
-    bool have[9];
-    size_t len = 0;
-    len += (size_t)snprintf(buf, cap, "CPU features:");
-    for (int i = 0; i < 9; i++) {
-        /* __builtin_cpu_supports needs a literal; the table above names them in this order */
-        switch (i) {
-        case 0: have[i] = __builtin_cpu_supports("avx"); break;
-        case 1: have[i] = __builtin_cpu_supports("avx2"); break;
-        case 2: have[i] = __builtin_cpu_supports("fma"); break;
-        case 3: have[i] = __builtin_cpu_supports("f16c"); break;
-        case 4: have[i] = __builtin_cpu_supports("avx512f"); break;
-        case 5: have[i] = __builtin_cpu_supports("avx512bw"); break;
-        case 6: have[i] = __builtin_cpu_supports("avx512vl"); break;
-        case 7: have[i] = __builtin_cpu_supports("avx512dq"); break;
-        default: have[i] = __builtin_cpu_supports("avx512vnni"); break;
-        }
-        if (have[i] && len < cap) len += (size_t)snprintf(buf + len, cap - len, " %s", feats[i]);
-    }
+    const struct {
+        const char *name;
+        bool have;
+    } f[] = {{"avx", __builtin_cpu_supports("avx")},           {"avx2", __builtin_cpu_supports("avx2")},
+             {"fma", __builtin_cpu_supports("fma")},           {"f16c", __builtin_cpu_supports("f16c")},
+             {"avx512f", __builtin_cpu_supports("avx512f")},   {"avx512bw", __builtin_cpu_supports("avx512bw")},
+             {"avx512vl", __builtin_cpu_supports("avx512vl")}, {"avx512dq", __builtin_cpu_supports("avx512dq")},
+             {"avx512vnni", __builtin_cpu_supports("avx512vnni")}};
+    size_t len = (size_t)snprintf(buf, cap, "CPU features:");
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].have && len < cap) len += (size_t)snprintf(buf + len, cap - len, " %s", f[i].name);
     /* the same rule as backend/cpu/matmul.c's CPUID pick */
-    bool avx2 = have[1] && have[2] && have[3];
-    bool avx512 = avx2 && have[4] && have[5] && have[6] && have[7] && have[8];
+    bool avx2 = f[1].have && f[2].have && f[3].have;
+    bool avx512 = avx2 && f[4].have && f[5].have && f[6].have && f[7].have && f[8].have;
     if (len < cap)
         snprintf(buf + len, cap - len, "\nCPU kernels:  %s\nbackends:     cpu (built without CUDA)",
                  avx512 ? "AVX-512 VNNI" : avx2 ? "AVX2" : "scalar reference");

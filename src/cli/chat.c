@@ -171,7 +171,7 @@ static int answer(chat_state *st) {
 
 /* One line of the console: a command, or a message to answer. Returns 1 to quit, -1 on a
  * fatal error, else 0. */
-static int handle(chat_state *st, char *line) {
+static int handle(chat_state *st, const char *line) {
     if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) return 1;
     if (!strcmp(line, "/help")) { printf("%s", CHAT_HELP); return fflush(stdout) ? -1 : 0; }
     if (!strcmp(line, "/speed")) {
@@ -226,7 +226,7 @@ int cmd_chat(const cli_opts *o) {
     sigaction(SIGINT, &sa, NULL);
     bool tty = console_is_tty(con);
     if (tty) fprintf(stderr, "chat: /help lists the commands; /exit or Ctrl-D quits, Ctrl-C stops an answer\n");
-    if (o->prompt && handle(&st, (char *)o->prompt) < 0) { rc = CLI_ERR; goto done; }
+    if (o->prompt && handle(&st, o->prompt) < 0) { rc = CLI_ERR; goto done; }
     for (;;) {
         chat_sigint = 0;
         chat_at_prompt = 1; /* before the prompt shows: a Ctrl-C as soon as it does must quit */
