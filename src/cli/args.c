@@ -273,7 +273,7 @@ static void print_flag(const cli_flag *f) {
     char spell[64];
     snprintf(spell, sizeof spell, "%s%s%s%s%s", f->s ? f->s : "", f->s && f->l ? ", " : "", f->l ? f->l : "",
              f->meta ? " " : "", f->meta ? f->meta : "");
-    printf("  %-34s %s", spell, f->help);
+    printf("  %-38s %s", spell, f->help);
     if (f->choices && (f->type == CLI_CHOICE || f->type == CLI_INTS)) {
         printf(" (");
         for (const cli_choice *c = f->choices; c->name; c++) printf("%s%s", c == f->choices ? "" : ", ", c->name);

@@ -141,7 +141,7 @@ static const cli_flag BENCH[] = {
     {"-o", "--output", CLI_CHOICE, O(output), 0, 0, BENCH_OUT, "FORMAT", "md", "output format"},
     {"-t", "--threads", CLI_INTS, O(threads), 0, 1024, NULL, "LIST", "0", "threads (0: all cores)"},
     {"-mla", "--mla-use", CLI_INTS, O(mlas), -1, 3, NULL, "LIST", "-1", "MLA modes (-1: 3 on MLA models)"},
-    {"-fa", "--flash-attn", CLI_INTS, O(fas), 0, 0, FA, "LIST", "0", "flash attention: 0|1|on|off"},
+    {"-fa", "--flash-attn", CLI_INTS, O(fas), 0, 0, FA, "LIST", "0", "flash attention"},
     {"-ctk", "--cache-type-k", CLI_INTS, O(ctks), 0, 0, CACHE, "LIST", "f16", "K (or latent) cache types"},
     {"-ctv", "--cache-type-v", CLI_INTS, O(ctvs), 0, 0, CACHE, "LIST", "f16", "V cache types"},
     {"-ub", "--ubatch-size", CLI_INTS, O(ubatches), 1, BIG, NULL, "LIST", "512", "micro-batch sizes"},
@@ -169,7 +169,7 @@ G(SAMPLING, "sampling");
 G(LOGITS, "logits");
 G(TOKENIZE, "tokenize");
 G(BENCH, "bench (llama-bench's flags; LIST: 1,2,4 or ranges 1-8, 128-512+128, 1-16*2)");
-G(HELP, "");
+G(HELP, "help");
 #undef G
 
 static const cli_group *const RUN_GROUPS[] = {&G_MODEL, &G_PROMPT, &G_GENERATE, &G_RUN_MODE, &G_TEMPLATE,
