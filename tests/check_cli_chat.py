@@ -26,7 +26,8 @@ class Console:
     """latte chat on a pseudo-terminal; .text is everything it wrote, CR LF turned into LF."""
 
     def __init__(self, *extra):
-        env = dict(os.environ, TERM="xterm")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}  # the "C" locale
+        env["TERM"] = "xterm"
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.execve(LATTE, [LATTE, *ARGS, *extra], env)
@@ -96,6 +97,7 @@ def main():
     big_msg = "Describe this line: " + "-" * (10240 - 40) + " and the end is here"
     big, big_err = piped(big_msg + "\n", "--show-speed")
     multi, _ = piped("/multiline\nfirst line\nsecond line\n/end\n")
+    _, utf8_err = piped("café naïve 😀\n", "--show-speed")
 
     c = Console("--show-speed")
     ok = c.wait_for(lambda s: s.endswith("> "))
@@ -110,6 +112,13 @@ def main():
     mark = len(c.text)
     ok = c.turn(UP + UP + b"\r")
     report("cli_chat_history", ok and hello.strip() in c.text[mark:], c.text[mark:][-300:])
+    # non-ASCII text typed in a "C" locale arrives whole (same prompt size as piped)
+    c.turn(b"/reset\r")
+    mark = len(c.text)
+    c.turn("café naïve 😀\r".encode())
+    got_n = re.search(r"\[prompt (\d+) tokens", c.text[mark:])
+    report("cli_chat_utf8", got_n and got_n.group(1) == re.search(r"\[prompt (\d+) tokens", utf8_err).group(1),
+           f"{c.text[mark:]!r} vs piped {utf8_err!r}")
     # whitespace only: no answer, just the next prompt
     mark = len(c.text)
     ok = c.turn(b"   \t \r")

@@ -4,6 +4,8 @@
  * continued lines is done here, so the caller sees whole messages. */
 #include "console.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,13 @@ struct console {
 console *console_open(void) {
     console *c = calloc(1, sizeof *c);
     if (c) c->tty = isatty(0) && isatty(1);
+    /* libedit decodes keys by the locale's character set, and drops what it cannot decode: in
+     * the "C" locale every non-ASCII character would vanish. Messages are UTF-8 whatever the
+     * environment says, so the editor reads UTF-8. */
+    if (c && c->tty) {
+        const char *set = setlocale(LC_CTYPE, "") ? nl_langinfo(CODESET) : "";
+        if (strcmp(set, "UTF-8") && !setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "en_US.UTF-8");
+    }
     return c;
 }
 
