@@ -5,6 +5,8 @@ fails `cli_coverage`); every flag of another command is refused with exit 2 and 
 commands; the misreadings of issue 16 each have a case; exit codes and messages (usage 2,
 runtime 1, OS reasons, truncated files, warnings, --version, make install); bench's output in
 llama-bench's formats and field names. Runs on the tiny fixtures in seconds.
+A new command adds its row to base(); a new flag adds its row to CHECKS (or joins a shared
+group's tuple there), or cli_coverage fails.
 Env: LATTE_BUILD, LATTE_ROOT, LATTE_SHARED."""
 import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 

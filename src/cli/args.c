@@ -94,7 +94,8 @@ static int parse_list_item(const cli_flag *f, const char *name, const char *item
         char *e2;
         errno = 0;
         step = strtol(e + 1, &e2, 10);
-        if (errno || e2 == e + 1 || *e2 || step < (op == '*' ? 2 : 1)) return bad(name, item, "bad range step");
+        if (errno || e2 == e + 1 || *e2 || step < (op == '*' ? 2 : 1) || step > (1 << 30))
+            return bad(name, item, "bad range step");
     }
     if (b < a) return bad(name, item, "a range must not run backwards");
     for (long x = a; x <= b; x = op == '*' ? x * step : x + step) {
