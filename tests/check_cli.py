@@ -708,6 +708,23 @@ def check_bench_fields():
         case("bench model_size counts the tensor bytes", 0 < r["model_size"] < os.path.getsize(QWEN), r)
     rc, rows, err = bench_rows("-p", "0", "-n", "0")
     case("bench with nothing to measure", rc == 2 and "nothing to measure" in err, err)
+    # the bandwidth share: only for tg rows, only where the weights outgrow the cache (told 1 KB here)
+    env = dict(os.environ, LATTE_CACHE_BYTES="1024")
+    p = subprocess.run([LATTE, *base("bench"), "-p", "8", "-n", "4", "-t", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env, timeout=120)
+    rows, err = json.loads(p.stdout or b"[]"), p.stderr.decode()
+    pp, tg = (rows + [{}, {}])[:2]
+    bw = re.search(r"measured read bandwidth ([\d.]+) GB/s", err)
+    ok = p.returncode == 0 and pp.get("read_gbs") is None and tg.get("read_gbs") and bw
+    ok = ok and abs(tg["read_gbs"] - tg["model_bytes_per_token"] * tg["avg_ts"] / 1e9) < 1e-3 * tg["read_gbs"]
+    ok = ok and abs(tg["read_bw_share"] - tg["read_gbs"] / float(bw.group(1))) < 0.02 * tg["read_bw_share"]
+    case("bench bandwidth share of tg rows", ok, f"{rows} {err!r}")
+    env["LATTE_CACHE_BYTES"] = str(1 << 30)
+    p = subprocess.run([LATTE, *base("bench"), "-p", "0", "-n", "4", "-t", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env, timeout=120)
+    rows, err = json.loads(p.stdout or b"[]"), p.stderr.decode()
+    case("bench: no share where the weights fit the cache", p.returncode == 0 and rows[0]["read_gbs"] is None
+         and "fit in the 1074 MB last-level cache" in err, err)
 
 
 def main():

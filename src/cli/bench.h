@@ -45,7 +45,7 @@ int bench_out_end(bench_out *b, const char *notes);
 /* Memory read bandwidth in bytes/s with n_threads readers (best of 3 over 1 GiB); 0 when
  * it cannot be measured. */
 double bench_read_bw(int n_threads);
-/* The last-level cache size in bytes (0 when unknown). */
+/* The last-level cache size in bytes (0 when unknown); LATTE_CACHE_BYTES overrides it. */
 long bench_cache_bytes(void);
 
 #endif
