@@ -4,6 +4,7 @@
 #   make test       build and run the whole suite (tests/run_tests.py)
 #   make fuzz       libFuzzer target for the GGUF reader (clang) into build-fuzz/
 #   make setup      install dependencies, build, install the default model (scripts/setup.sh)
+#   make install    build/latte and latte.h into $(PREFIX) (default /usr/local)
 CC      ?= cc
 SAN     ?= 0
 BUILD   := $(if $(filter 1,$(SAN)),build-san,build)
@@ -14,7 +15,10 @@ LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS  += -O2
 endif
-LDLIBS  := -lpcre2-8 -lutf8proc -ljansson -lm -lpthread
+LDLIBS  := -lpcre2-8 -lutf8proc -ljansson -ledit -lm -lpthread
+PREFIX  ?= /usr/local
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
 
 # per-ISA kernels get their own -m flags and are chosen at run time by CPUID
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
@@ -47,6 +51,13 @@ $(BUILD)/obj/src/backend/cpu/avx512/%.o: src/backend/cpu/avx512/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
 
+# the version line names the commit: rebuilt when it changes
+$(BUILD)/obj/src/cli/common.o: CFLAGS += -DLATTE_GIT='"$(GIT_REV)"'
+$(BUILD)/obj/src/cli/common.o: $(BUILD)/git-rev
+$(BUILD)/git-rev: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -59,6 +70,12 @@ build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/gguf.c src/base/err.c src/
 setup:
 	bash scripts/setup.sh
 
+# make install PREFIX=/opt/latte: the binary into $(PREFIX)/bin, the header into $(PREFIX)/include
+install: $(BUILD)/latte
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/latte $(DESTDIR)$(PREFIX)/bin/latte
+	install -m 644 include/latte.h $(DESTDIR)$(PREFIX)/include/latte.h
+
 # the whole suite on the release build, then again on the ASan+UBSan build
 test: all
 	$(MAKE) SAN=1 all
@@ -67,5 +84,5 @@ test: all
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all test clean fuzz setup
+.PHONY: all test clean fuzz setup install FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -81,6 +81,24 @@ int latte_model_plan(const latte_model *m, const latte_place_params *p, FILE *ou
 /* The devices the loaded model's weights were placed on ("CPU", ...), and how many. */
 int latte_model_n_devices(const latte_model *m);
 const char *latte_model_device_name(const latte_model *m, int i);
+/* Facts a front end shows (bench's table, warnings about flags that do nothing here). */
+typedef struct latte_model_info {
+    const char *arch;         /* "deepseek2", "llama", ...; "?" without hyper-parameters */
+    char name[128];           /* general.name, else the file name */
+    char type_name[16];       /* the type most weight bytes have ("Q4_1") */
+    uint64_t n_params;        /* elements of all tensors */
+    uint64_t weight_bytes;    /* bytes of all tensors */
+    uint64_t bytes_per_token; /* weight bytes one generated token reads: one row of the token
+                                 embedding (all of it when it is also the output matrix), the
+                                 used share (n_expert_used / n_expert) of routed experts, the rest whole */
+    int n_ctx_train, n_expert, n_expert_used;
+    bool has_mla;
+} latte_model_info;
+void latte_model_get_info(const latte_model *m, latte_model_info *out);
+
+/* The machine and the build, a few lines ("CPU features: ...", "CPU kernels: ...",
+ * "backends: ..."), NUL-terminated in buf (cut at cap). */
+void latte_system_info(char *buf, size_t cap);
 
 /* ---- context ---- */
 typedef struct latte_ctx_params {
@@ -150,6 +168,8 @@ int latte_seq_copy(latte_ctx *c, int src, int dst, int n, latte_err *err);
 /* KV cache bytes allocated, and the attention actually used ("latent MLA mode 3", ...). */
 uint64_t latte_ctx_kv_bytes(const latte_ctx *c);
 const char *latte_ctx_attention_desc(const latte_ctx *c);
+/* The MLA mode in use (0..3), or -1 on a model without MLA (standard attention). */
+int latte_ctx_mla_mode(const latte_ctx *c);
 
 /* ---- tokens and text ---- */
 /* Encodes text. add_special: prepend BOS when the vocabulary asks for it. Token texts written

@@ -57,11 +57,6 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
     if (p.n_ubatch > p.n_batch) p.n_ubatch = p.n_batch;
     if (p.n_ubatch > p.n_ctx) p.n_ubatch = p.n_ctx;
     if (p.n_threads < 0) return err_set(err, LATTE_E_ARG, "threads must be 0 (one per core) or more (got %d)", p.n_threads);
-    if (p.n_threads > backend_cpu_logical_cpus() && p.log)
-        fprintf(p.log, "warning: -t %d is more threads than this host's %d CPUs: they will share cores\n", p.n_threads,
-                backend_cpu_logical_cpus());
-    if (p.ser_kmin > 0 && hp->n_expert == 0 && p.log)
-        fprintf(p.log, "warning: -ser has no effect: the model (%s) has no routed experts\n", hp->arch_name);
     uint32_t tk = p.type_k < 0 ? QT_F16 : (uint32_t)p.type_k, tv = p.type_v < 0 ? QT_F16 : (uint32_t)p.type_v;
     int mode = p.mla < 0 ? 3 : p.mla;
     if (!hp->has_mla) {

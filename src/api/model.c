@@ -85,7 +85,13 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
         m->chat_template[tmpl.len] = 0;
     }
     if (!p->vocab_only) {
-        if ((rc = gguf_check_data(m->gf, err))) goto fail;
+        if ((rc = gguf_check_data(m->gf, err))) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            rc = err_set(err, rc, "%s is truncated: %llu of %llu bytes (%s)", p->path,
+                         (unsigned long long)m->gf->file_size, (unsigned long long)m->gf->data_needed, why);
+            goto fail;
+        }
         if (m->hp.n_vocab == 0) {
             rc = err_set(err, LATTE_E_MISSING, "model is missing tensor 'token_embd.weight'");
             goto fail;

@@ -1,63 +1,17 @@
-/* bench.c: `latte bench -m MODEL [-pp 512] [-tg 128] [-r 1] [engine flags]`: prompt
- * processing (n_pp seeded random tokens in -b batches) and generation (n_tg single-token
- * decodes) on a fresh context, plus the machine's memory read bandwidth measured in the
- * same run, so generation speed reads as a share of the bound it lives under. */
-#include <math.h>
-#include <pthread.h>
+/* bench.c: `latte bench`, as llama-bench: every combination of the list flags is one engine
+ * instance; for each, the tests ppN (N seeded random tokens in -b batches), tgN (N single-token
+ * decodes), ppP+tgT, each after D tokens already decoded (" @ dD", untimed). One short warm-up
+ * run per row (unless --no-warmup), then -r timed runs on a fresh timeline. Generation is set
+ * beside the memory read bandwidth measured in the same run, but only where the weights one
+ * token reads outgrow the last-level cache (else no memory bound applies). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-
-#define BW_BYTES ((size_t)1 << 30)
-
-typedef struct bw_job {
-    const uint64_t *p;
-    size_t n;
-    uint64_t sum;
-} bw_job;
-
-static void *bw_sum(void *arg) {
-    bw_job *j = arg;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* four chains keep the loads in flight */
-    size_t i = 0;
-    for (; i + 4 <= j->n; i += 4) s0 += j->p[i], s1 += j->p[i + 1], s2 += j->p[i + 2], s3 += j->p[i + 3];
-    for (; i < j->n; i++) s0 += j->p[i];
-    j->sum = s0 + s1 + s2 + s3;
-    return NULL;
-}
-
-/* Read bandwidth in bytes/s: n_threads sum disjoint slices of a 1 GiB buffer, best of 3.
- * Returns 0 when the buffer or threads cannot be had. */
-static double measure_read_bw(int n_threads) {
-    uint64_t *buf = malloc(BW_BYTES);
-    if (!buf) return 0;
-    memset(buf, 1, BW_BYTES); /* touch every page so the timing sees no faults */
-    size_t n = BW_BYTES / sizeof *buf, per = (n + n_threads - 1) / n_threads;
-    bw_job jobs[256];
-    pthread_t th[256];
-    double best = 0;
-    uint64_t check = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = cli_now();
-        int started = 0;
-        for (int i = 0; i < n_threads; i++) {
-            size_t lo = (size_t)i * per < n ? (size_t)i * per : n;
-            jobs[i] = (bw_job){buf + lo, n - lo < per ? n - lo : per, 0};
-            if (pthread_create(&th[i], NULL, bw_sum, &jobs[i])) break;
-            started++;
-        }
-        for (int i = 0; i < started; i++) pthread_join(th[i], NULL), check += jobs[i].sum;
-        double dt = cli_now() - t0;
-        if (started < n_threads) { best = 0; break; }
-        if (BW_BYTES / dt > best) best = BW_BYTES / dt;
-    }
-    free(buf);
-    /* the sum is 0x0101..01 per word: a wrong total means the loop was not what we timed */
-    return check == 3 * (uint64_t)n * 0x0101010101010101ull ? best : 0;
-}
+#include "bench.h"
 
 static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -66,94 +20,224 @@ static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-typedef struct bench_stat {
-    double sum, sum2, n;
-} bench_stat;
+/* The rows of one instance, in llama-bench's order: per depth, the pp, tg, then pp+tg tests. */
+static int make_tests(const cli_opts *o, bench_test **out, int *n_out, int *n_ctx) {
+    int cap = o->depth.n * (o->n_prompt.n + o->n_gen.n + o->pg.n / 2), n = 0;
+    bench_test *t = malloc(sizeof *t * (size_t)(cap ? cap : 1));
+    if (!t) return -1;
+    *n_ctx = 1;
+    for (int d = 0; d < o->depth.n; d++) {
+        int dd = o->depth.v[d];
+        for (int i = 0; i < o->n_prompt.n; i++)
+            if (o->n_prompt.v[i] > 0) t[n++] = (bench_test){o->n_prompt.v[i], 0, dd};
+        for (int i = 0; i < o->n_gen.n; i++)
+            if (o->n_gen.v[i] > 0) t[n++] = (bench_test){0, o->n_gen.v[i], dd};
+        for (int i = 0; i + 1 < o->pg.n; i += 2)
+            if (o->pg.v[i] + o->pg.v[i + 1] > 0) t[n++] = (bench_test){o->pg.v[i], o->pg.v[i + 1], dd};
+    }
+    for (int i = 0; i < n; i++) {
+        long need = (long)t[i].n_depth + t[i].n_prompt + t[i].n_gen;
+        if (need > (1 << 30)) { free(t); return -2; }
+        if (need > *n_ctx) *n_ctx = (int)need;
+    }
+    *out = t;
+    *n_out = n;
+    return 0;
+}
 
-static void stat_add(bench_stat *s, double tps) { s->sum += tps, s->sum2 += tps * tps, s->n++; }
+static int decode_chunks(latte_ctx *c, const int32_t *toks, int n, int n_batch, latte_err *err) {
+    for (int i = 0; i < n; i += n_batch) {
+        int rc = latte_decode(c, toks + i, n - i < n_batch ? n - i : n_batch, false, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
-static void stat_print(const char *name, int tokens, double secs, const bench_stat *s) {
-    double mean = s->sum / s->n, var = s->n > 1 ? (s->sum2 - s->n * mean * mean) / (s->n - 1) : 0;
-    printf("%-6s | %7d | %8.3f | %9.2f", name, tokens, secs / s->n, mean);
-    if (s->n > 1) printf(" ± %.2f", sqrt(var > 0 ? var : 0));
-    printf("\n");
+/* One run of test t on a fresh timeline; *ns: the timed part (depth excluded). */
+static int run_once(latte_ctx *c, const bench_test *t, int n_batch, const int32_t *toks, double *ns, latte_err *err) {
+    latte_ctx_reset(c);
+    int rc = t->n_depth ? decode_chunks(c, toks, t->n_depth, n_batch, err) : 0;
+    double t0 = cli_now();
+    if (!rc && t->n_prompt) rc = decode_chunks(c, toks + t->n_depth, t->n_prompt, n_batch, err);
+    for (int i = 0; i < t->n_gen && !rc; i++) rc = latte_decode(c, toks + t->n_depth + t->n_prompt + i, 1, false, err);
+    *ns = (cli_now() - t0) * 1e9;
+    return rc;
+}
+
+static void row_stats(bench_row *r) {
+    double n_tok = r->test.n_prompt + r->test.n_gen, s_ns = 0, s_ts = 0;
+    for (int i = 0; i < r->n_samples; i++) s_ns += r->samples_ns[i], s_ts += n_tok * 1e9 / r->samples_ns[i];
+    r->avg_ns = s_ns / r->n_samples;
+    r->avg_ts = s_ts / r->n_samples;
+    double v_ns = 0, v_ts = 0;
+    for (int i = 0; i < r->n_samples && r->n_samples > 1; i++) {
+        double ts = n_tok * 1e9 / r->samples_ns[i];
+        v_ns += (r->samples_ns[i] - r->avg_ns) * (r->samples_ns[i] - r->avg_ns);
+        v_ts += (ts - r->avg_ts) * (ts - r->avg_ts);
+    }
+    r->stddev_ns = r->n_samples > 1 ? __builtin_sqrt(v_ns / (r->n_samples - 1)) : 0;
+    r->stddev_ts = r->n_samples > 1 ? __builtin_sqrt(v_ts / (r->n_samples - 1)) : 0;
+}
+
+static void row_name(bench_row *r) {
+    const bench_test *t = &r->test;
+    int k = t->n_gen == 0 ? snprintf(r->name, sizeof r->name, "pp%d", t->n_prompt)
+            : t->n_prompt == 0 ? snprintf(r->name, sizeof r->name, "tg%d", t->n_gen)
+                               : snprintf(r->name, sizeof r->name, "pp%d+tg%d", t->n_prompt, t->n_gen);
+    if (t->n_depth && k > 0 && (size_t)k < sizeof r->name)
+        snprintf(r->name + k, sizeof r->name - (size_t)k, " @ d%d", t->n_depth);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(r->time, sizeof r->time, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+typedef struct bench_run {
+    const cli_opts *o;
+    bench_out *out;
+    latte_model *m;
+    latte_model_info mi;
+    const bench_test *tests;
+    int n_tests, n_ctx;
+    int32_t *toks;            /* [n_ctx] seeded random ids */
+    double read_bw;           /* bytes/s; 0 when not measured */
+    bool fits_cache;          /* the weights one token reads fit in the last-level cache */
+    char notes[4096];         /* lines printed after the table */
+} bench_run;
+
+static void note(bench_run *br, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(bench_run *br, const char *fmt, ...) {
+    size_t len = strlen(br->notes);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(br->notes + len, sizeof br->notes - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Runs every test on one instance, printing each row. Returns an exit code. */
+static int run_instance(bench_run *br, const bench_instance *inst) {
+    cli_opts co = *br->o;
+    co.n_ctx = br->n_ctx, co.n_batch = inst->n_batch, co.n_ubatch = inst->n_ubatch, co.n_threads = inst->n_threads;
+    co.mla = inst->mla, co.fa = inst->fa, co.type_k = inst->type_k, co.type_v = inst->type_v;
+    co.quiet_ctx = true; /* the table says what the line would */
+    latte_ctx *c = NULL;
+    int rc = cli_make_ctx(&co, br->m, &c);
+    if (rc) return rc;
+    latte_err err = {0};
+    for (int i = 0; i < br->n_tests && !rc; i++) {
+        bench_row r = {.inst = *inst, .test = br->tests[i], .model = &br->mi, .mla_mode = latte_ctx_mla_mode(c)};
+        row_name(&r);
+        double ns;
+        bench_test warm = {r.test.n_prompt < 32 ? r.test.n_prompt : 32, r.test.n_gen ? 1 : 0, 0};
+        if (!br->o->no_warmup && run_once(c, &warm, inst->n_batch, br->toks, &ns, &err)) rc = CLI_ERR;
+        for (int k = 0; k < br->o->reps && !rc; k++)
+            if (run_once(c, &r.test, inst->n_batch, br->toks, &r.samples_ns[r.n_samples++], &err)) rc = CLI_ERR;
+        if (rc) { fprintf(stderr, "error: %s: %s\n", r.name, err.msg); break; }
+        row_stats(&r);
+        if (r.test.n_prompt == 0 && br->read_bw > 0 && !br->fits_cache) {
+            r.bw_gbs = br->mi.bytes_per_token * r.avg_ts / 1e9;
+            r.bw_share = r.bw_gbs / (br->read_bw / 1e9);
+            note(br, "  %s, %d threads: %.2f GB/s of weights = %.0f%% of the measured read bandwidth\n", r.name,
+                 inst->n_threads, r.bw_gbs, 100 * r.bw_share);
+        }
+        if (bench_out_row(br->out, &r)) { fprintf(stderr, "error: cannot write the output\n"); rc = CLI_ERR; }
+    }
+    latte_ctx_free(c);
+    return rc;
+}
+
+static int n_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Every combination of the engine lists, for one model. */
+static int run_model(bench_run *br, const char *path) {
+    const cli_opts *o = br->o;
+    bench_instance in = {.model = path};
+    int rc = 0;
+    for (int a = 0; a < o->threads.n && !rc; a++)
+        for (int b = 0; b < o->mlas.n && !rc; b++)
+            for (int f = 0; f < o->fas.n && !rc; f++)
+                for (int k = 0; k < o->ctks.n && !rc; k++)
+                    for (int v = 0; v < o->ctvs.n && !rc; v++)
+                        for (int u = 0; u < o->ubatches.n && !rc; u++)
+                            for (int s = 0; s < o->batches.n && !rc; s++) {
+                                in.n_threads = o->threads.v[a] ? o->threads.v[a] : n_cores();
+                                in.mla = o->mlas.v[b], in.fa = o->fas.v[f];
+                                in.type_k = o->ctks.v[k], in.type_v = o->ctvs.v[v];
+                                in.n_ubatch = o->ubatches.v[u], in.n_batch = o->batches.v[s];
+                                rc = run_instance(br, &in);
+                            }
+    return rc;
+}
+
+/* Loads one model, measures the bandwidth when first needed, runs its instances, says what
+ * the bandwidth means for it. */
+static int bench_model(bench_run *br, const char *path) {
+    const cli_opts *o = br->o;
+    cli_opts mo = *o;
+    mo.model = path;
+    mo.mla = -1;
+    for (int i = 0; i < o->mlas.n; i++) mo.mla = o->mlas.v[i] > mo.mla ? o->mlas.v[i] : mo.mla;
+    int rc = cli_load_model(&mo, false, &br->m);
+    if (rc) return rc;
+    latte_model_get_info(br->m, &br->mi);
+    uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : (long long)time(NULL));
+    uint64_t V = (uint64_t)latte_model_n_vocab(br->m);
+    for (int k = 0; k < br->n_ctx; k++) br->toks[k] = (int32_t)(rng_next(&seed) % (V ? V : 1));
+    long cache = bench_cache_bytes();
+    br->fits_cache = cache > 0 && br->mi.bytes_per_token <= (uint64_t)cache;
+    bool has_tg = false;
+    for (int i = 0; i < br->n_tests; i++) has_tg |= br->tests[i].n_prompt == 0;
+    if (has_tg && br->fits_cache)
+        note(br, "%s: the %.1f MB of weights a token reads fit in the %.0f MB last-level cache: no memory bound applies\n",
+                 br->mi.name, br->mi.bytes_per_token / 1e6, cache / 1e6);
+    else if (has_tg) {
+        if (br->read_bw == 0) { /* with the most threads any instance uses */
+            int t = 1;
+            for (int i = 0; i < o->threads.n; i++) {
+                int ti = o->threads.v[i] ? o->threads.v[i] : n_cores();
+                t = ti > t ? ti : t;
+            }
+            br->read_bw = bench_read_bw(t);
+        }
+        note(br, "%s: a token reads %.1f MB of weights%s; measured read bandwidth %.2f GB/s\n",
+                 br->mi.name, br->mi.bytes_per_token / 1e6,
+                 br->mi.n_expert ? " (the routed experts' used share only)" : "", br->read_bw / 1e9);
+    }
+    rc = run_model(br, path);
+    latte_model_free(br->m);
+    br->m = NULL;
+    return rc;
 }
 
 int cmd_bench(const cli_opts *o) {
-    if (o->n_pp == 0 && o->n_tg == 0) {
-        fprintf(stderr, "error: nothing to measure (-pp and -tg are both 0)\n");
-        return 2;
+    bench_run br = {.o = o};
+    bench_test *tests = NULL;
+    int rc = make_tests(o, &tests, &br.n_tests, &br.n_ctx);
+    if (rc) {
+        fprintf(stderr, rc == -1 ? "error: out of memory\n" : "error: a test needs more than 2^30 tokens of context\n");
+        return rc == -1 ? CLI_ERR : CLI_USAGE;
     }
-    cli_opts co = *o;
-    int need = o->n_pp > o->n_tg + 1 ? o->n_pp : o->n_tg + 1;
-    if (co.n_ctx == 0) co.n_ctx = need;
-    if (co.n_ctx < need) {
-        fprintf(stderr, "error: -c %d is smaller than the %d tokens the test needs\n", co.n_ctx, need);
-        return 2;
+    if (br.n_tests == 0) {
+        free(tests);
+        fprintf(stderr, "error: nothing to measure: -p, -n and -pg give no test (all 0)\n");
+        return CLI_USAGE;
     }
-    latte_model *m = NULL;
-    latte_ctx *c = NULL;
-    int32_t *toks = NULL;
-    int rc = cli_load_model(&co, false, &m);
-    if (!rc) rc = cli_make_ctx(&co, m, &c);
-    if (rc) goto done;
-    int V = latte_model_n_vocab(m), n_tok = need;
-    if (!(toks = malloc(sizeof *toks * (size_t)n_tok))) { fprintf(stderr, "error: out of memory\n"); rc = 1; goto done; }
-    uint64_t seed = o->seed;
-    for (int i = 0; i < n_tok; i++) toks[i] = (int32_t)(rng_next(&seed) % (uint64_t)V);
-    int32_t bos = latte_token_bos(m);
-
-    latte_err err = {0};
-    bench_stat pp = {0}, tg = {0};
-    double pp_secs = 0, tg_secs = 0;
-    for (int rep = 0; rep < o->reps && !rc; rep++) {
-        if (o->n_pp > 0) {
-            latte_ctx_reset(c);
-            double t0 = cli_now();
-            for (int i = 0; i < o->n_pp && !rc; i += o->n_batch) {
-                int nb = o->n_pp - i < o->n_batch ? o->n_pp - i : o->n_batch;
-                rc = latte_decode(c, toks + i, nb, false, &err);
-            }
-            double dt = cli_now() - t0;
-            pp_secs += dt;
-            stat_add(&pp, o->n_pp / dt);
-        }
-        if (o->n_tg > 0 && !rc) {
-            latte_ctx_reset(c);
-            toks[0] = bos >= 0 ? bos : 0;
-            double t0 = cli_now();
-            for (int i = 0; i < o->n_tg && !rc; i++) rc = latte_decode(c, toks + i, 1, false, &err);
-            double dt = cli_now() - t0;
-            tg_secs += dt;
-            stat_add(&tg, o->n_tg / dt);
-        }
+    br.tests = tests;
+    br.toks = malloc(sizeof *br.toks * (size_t)br.n_ctx);
+    br.out = br.toks ? bench_out_begin(o->output, o) : NULL;
+    if (!br.out) { fprintf(stderr, "error: out of memory\n"); rc = CLI_ERR; }
+    int n_models = o->models.n ? o->models.n : 1;
+    for (int i = 0; i < n_models && !rc; i++) {
+        rc = bench_model(&br, o->models.n ? o->models.v[i] : NULL);
     }
-    if (rc) { fprintf(stderr, "error: %s\n", err.msg); rc = 1; goto done; }
-
-    int n_threads = o->n_threads > 0 ? o->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n_threads < 1) n_threads = 1;
-    if (n_threads > 256) n_threads = 256;
-    double bw = measure_read_bw(n_threads);
-
-    printf("model: %s (%s), %d threads, batch %d, micro-batch %d, %d repetition%s\n", latte_model_arch(m),
-           latte_ctx_attention_desc(c), n_threads, o->n_batch, o->n_ubatch, o->reps, o->reps > 1 ? "s" : "");
-    printf("test   |  tokens |  seconds |  tokens/s\n");
-    if (pp.n) stat_print("pp", o->n_pp, pp_secs, &pp);
-    if (tg.n) stat_print("tg", o->n_tg, tg_secs, &tg);
-    double wmb = latte_model_weight_bytes(m) / 1e6;
-    if (tg.n) {
-        double gbs = wmb * 1e6 * (tg.sum / tg.n) / 1e9;
-        printf("weights: %.1f MB; tg reads ~%.1f MB/token -> %.2f GB/s", wmb, wmb, gbs);
-        if (bw > 0) printf(" = %.0f%% of the measured read bandwidth %.2f GB/s\n", 100 * gbs / (bw / 1e9), bw / 1e9);
-        else printf(" (read bandwidth could not be measured)\n");
-    } else if (bw > 0) {
-        printf("weights: %.1f MB; measured read bandwidth %.2f GB/s\n", wmb, bw / 1e9);
+    if (br.out && bench_out_end(br.out, br.notes) && !rc) {
+        fprintf(stderr, "error: cannot write the output\n");
+        rc = CLI_ERR;
     }
-    printf("(all weights counted as read per token: right for dense models; a MoE model reads only its\n"
-           " active experts, so for MoE this overstates the bytes and the bandwidth share)\n");
-done:
-    free(toks);
-    latte_ctx_free(c);
-    latte_model_free(m);
+    free(br.toks);
+    free(tests);
     return rc;
 }

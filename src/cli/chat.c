@@ -1,15 +1,24 @@
 /* chat.c: `latte chat -m MODEL [-sys SYSTEM] [--chat-template NAME]`: one conversation
- * read line by line from stdin. Each turn formats the whole history with the chat template,
- * keeps the longest prefix of tokens already in the context and decodes only the rest.
- * `/reset` clears history and context, `/exit` or EOF quits. Ctrl-C stops the answer being
- * written; at the prompt it quits. Answers go to stdout, notes to stderr. */
+ * read message by message from the console (console.c: line editing on a terminal). Each turn
+ * formats the whole history with the chat template, keeps the longest prefix of tokens already
+ * in the context and decodes only the rest. Commands: see CHAT_HELP. Ctrl-C stops the answer
+ * being written; at the prompt it quits. Answers go to stdout, notes to stderr. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "generate.h"
+
+static const char CHAT_HELP[] =
+    "  /help        this list\n"
+    "  /reset       forget the conversation (the system message stays)\n"
+    "  /speed       show or hide the speed after each answer\n"
+    "  /multiline   a message of several lines, ended by a line holding only /end\n"
+    "  /exit, /quit leave (so do Ctrl-D, and Ctrl-C at the prompt)\n"
+    "  a line ending in \\ continues on the next line; Ctrl-C stops an answer\n";
 
 /* The one global: a signal handler can reach nothing else. */
 static volatile sig_atomic_t chat_sigint;
@@ -36,6 +45,8 @@ typedef struct chat_state {
     int32_t *toks;        /* the tokens now in the context, [n_toks] */
     size_t n_toks, cap_toks;
     bool think_open;      /* the last formatted prompt opened <think> */
+    bool show_speed;      /* /speed, --show-speed */
+    bool color;           /* --color on a terminal */
 } chat_state;
 
 static int push_msg(chat_state *st, const char *role, const char *content) {
@@ -88,7 +99,8 @@ static int format_history(chat_state *st, int32_t **ids, size_t *n) {
     return rc;
 }
 
-/* Answers the last user message. Returns 0, or 1 on an engine error (then the state is reset). */
+/* Answers the last user message. Returns 0, 1 on an engine error (then the state is reset), or
+ * -1 when stdout can take no more (the chat ends). */
 static int answer(chat_state *st) {
     int32_t *ids = NULL;
     size_t n = 0;
@@ -116,17 +128,29 @@ static int answer(chat_state *st) {
     st->n_toks = common;
     latte_err err = {0};
     gen_result r = {0};
+    double t0 = cli_now();
     int rc = gen_decode_prompt(st->c, ids + common, (int)(n - common), st->o->n_batch, &err);
+    double t_prompt = cli_now() - t0;
     if (!rc) rc = push_toks(st, ids + common, n - common) ? LATTE_E_NOMEM : 0;
     if (!rc) {
-        gen_params gp = {.n_predict = st->o->n_predict, .stops = st->o->stops, .n_stops = st->o->n_stops,
+        gen_params gp = {.n_predict = st->o->n_predict, .stops = st->o->stops.v, .n_stops = st->o->stops.n,
                          .out = stdout, .interrupt = &chat_sigint, .reasoning = stderr,
                          .think_open = st->think_open};
+        if (st->color) fputs("\033[33m", stdout); /* yellow answers, as llama-cli --color */
         rc = gen_run(st->c, st->m, st->s, &gp, &r, &err);
+        if (st->color) fputs("\033[0m", stdout);
         if (!rc) rc = push_toks(st, r.toks, (size_t)r.n_decoded) ? LATTE_E_NOMEM : 0;
     }
     printf("\n");
-    fflush(stdout);
+    if (fflush(stdout)) {
+        fprintf(stderr, "error: cannot write the answer\n");
+        free(ids);
+        gen_result_free(&r);
+        return -1;
+    }
+    if (st->show_speed)
+        fprintf(stderr, "[prompt %zu tokens, %.1f tokens/s; answer %d tokens, %.1f tokens/s]\n", n - common,
+                t_prompt > 0 ? (n - common) / t_prompt : 0.0, r.n_toks, r.seconds > 0 ? r.n_toks / r.seconds : 0.0);
     free(ids);
     if (rc) {
         fprintf(stderr, "error: %s\n[starting over]\n", rc == LATTE_E_NOMEM ? "out of memory" : err.msg);
@@ -144,19 +168,45 @@ static int answer(chat_state *st) {
     return rc;
 }
 
+/* One line of the console: a command, or a message to answer. Returns 1 to quit, -1 on a
+ * fatal error, else 0. */
+static int handle(chat_state *st, const char *line) {
+    if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) return 1;
+    if (!strcmp(line, "/help")) { printf("%s", CHAT_HELP); return fflush(stdout) ? -1 : 0; }
+    if (!strcmp(line, "/speed")) {
+        st->show_speed = !st->show_speed;
+        fprintf(stderr, "[speed after each answer: %s]\n", st->show_speed ? "on" : "off");
+        return 0;
+    }
+    if (!strcmp(line, "/reset")) {
+        reset_all(st);
+        printf("[history and context cleared]\n");
+        return fflush(stdout) ? -1 : 0;
+    }
+    if (!line[strspn(line, " \t\r\n")]) return 0; /* whitespace only: nothing to say */
+    size_t len = strlen(line), bad = cli_utf8_invalid_at(line, len);
+    if (bad < len) {
+        fprintf(stderr, "[the message is not valid UTF-8 (byte 0x%02x at offset %zu): not sent]\n",
+                (unsigned char)line[bad], bad);
+        return 0;
+    }
+    if (push_msg(st, "user", line)) { fprintf(stderr, "error: out of memory\n"); return -1; }
+    return answer(st) < 0 ? -1 : 0;
+}
+
 int cmd_chat(const cli_opts *o) {
-    chat_state st = {.o = o};
-    char *line = NULL;
-    size_t line_cap = 0;
-    int rc = cli_load_model(o, false, &st.m);
+    chat_state st = {.o = o, .show_speed = o->show_speed, .color = o->color && isatty(1)};
+    console *con = console_open();
+    int rc = con ? cli_load_model(o, false, &st.m) : CLI_ERR;
     if (!rc) rc = cli_make_ctx(o, st.m, &st.c);
     if (rc) goto done;
     latte_sampler_params sp = gen_sampler_params(o);
     if (!(st.s = latte_sampler_init(&sp)) || (o->system && push_msg(&st, "system", o->system))) {
         fprintf(stderr, "error: out of memory\n");
-        rc = 1;
+        rc = CLI_ERR;
         goto done;
     }
+    if (o->seed < 0 && sp.temp > 0 && console_is_tty(con)) fprintf(stderr, "seed: %llu\n", (unsigned long long)sp.seed);
     /* check the template once, before any input is read */
     {
         latte_chat_msg probe = {"user", "hi"};
@@ -164,7 +214,7 @@ int cmd_chat(const cli_opts *o) {
         latte_err err = {0};
         if (latte_chat_format(st.m, o->chat_template, &probe, 1, true, &text, &err)) {
             fprintf(stderr, "error: %s\n", err.msg);
-            rc = 2; /* a template the user must name (or named wrongly) */
+            rc = CLI_USAGE; /* a template the user must name (or named wrongly) */
             goto done;
         }
         free(text);
@@ -173,35 +223,28 @@ int cmd_chat(const cli_opts *o) {
     sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
-    bool tty = isatty(0);
-    if (tty) fprintf(stderr, "chat: /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer\n");
+    bool tty = console_is_tty(con);
+    if (tty) fprintf(stderr, "chat: /help lists the commands; /exit or Ctrl-D quits, Ctrl-C stops an answer\n");
+    if (o->prompt && handle(&st, o->prompt) < 0) { rc = CLI_ERR; goto done; }
     for (;;) {
         chat_sigint = 0;
         chat_at_prompt = 1; /* before the prompt shows: a Ctrl-C as soon as it does must quit */
-        if (tty) { printf("> "); fflush(stdout); }
-        ssize_t len = getline(&line, &line_cap, stdin);
+        if (!tty) fflush(stdout);
+        char *line = console_read(con);
         chat_at_prompt = 0;
-        if (len < 0) {
+        if (!line) {
             if (tty) printf("\n");
             break; /* EOF, or Ctrl-C at the prompt */
         }
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (!strcmp(line, "/exit")) break;
-        if (!strcmp(line, "/reset")) {
-            reset_all(&st);
-            printf("[history and context cleared]\n");
-            fflush(stdout);
-            continue;
-        }
-        if (!len) continue;
-        if (push_msg(&st, "user", line)) { fprintf(stderr, "error: out of memory\n"); rc = 1; break; }
-        answer(&st);
+        int h = handle(&st, line);
+        free(line);
+        if (h) { rc = h < 0 ? CLI_ERR : 0; break; }
     }
 done:
     drop_msgs(&st, 0);
     free(st.msgs);
     free(st.toks);
-    free(line);
+    console_close(con);
     latte_sampler_free(st.s);
     latte_ctx_free(st.c);
     latte_model_free(st.m);

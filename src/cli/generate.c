@@ -2,8 +2,10 @@
  * printed up to a "safe" point: never inside a UTF-8 character, never past the start of
  * what could still become a stop string. A stop string is searched for only from the
  * first byte not yet printed, since everything before it was safe when printed. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "generate.h"
 
@@ -53,10 +55,10 @@ static int append(gen_result *r, size_t *cap, const char *b, size_t n) {
     return 0;
 }
 
-static void emit(const gen_params *p, const char *b, size_t n) {
-    if (!p->out || !n) return;
-    fwrite(b, 1, n, p->out);
-    fflush(p->out);
+/* Writes and flushes; -1 when the stream refuses (full disk, closed pipe: errno says why). */
+static int emit(FILE *out, const char *b, size_t n) {
+    if (!out || !n) return 0;
+    return fwrite(b, 1, n, out) == n && fflush(out) == 0 ? 0 : -1;
 }
 
 /* Bytes at the end of text[0..len) that could be the start of a <think> tag. */
@@ -67,11 +69,8 @@ static size_t tag_hold(const char *text, size_t len) {
 
 /* Writes text[from, to) to its streams: with a reasoning stream, what lies inside
  * <think>...</think> goes there, the tags and the whitespace after them nowhere. */
-static void route(const gen_params *p, const gen_result *r, size_t from, size_t to) {
-    if (!p->reasoning) {
-        emit(p, r->text + from, to - from);
-        return;
-    }
+static int route(const gen_params *p, const gen_result *r, size_t from, size_t to) {
+    if (!p->reasoning) return emit(p->out, r->text + from, to - from);
     size_t tb, te, ab;
     if (p->think_open) { /* seen as if the text started with the tag the prompt opened */
         latte_chat_split_reasoning(r->text, to, &tb, &te, &ab);
@@ -83,15 +82,20 @@ static void route(const gen_params *p, const gen_result *r, size_t from, size_t 
     size_t a0 = has_think ? ab : 0;
     if (has_think && from < te && tb < to) {
         size_t a = from > tb ? from : tb, b = to < te ? to : te;
-        if (b > a) {
-            fwrite(r->text + a, 1, b - a, p->reasoning);
-            fflush(p->reasoning);
-        }
+        if (b > a && emit(p->reasoning, r->text + a, b - a)) return -1;
     }
     if (to > a0) {
         size_t a = from > a0 ? from : a0;
-        emit(p, r->text + a, to - a);
+        return emit(p->out, r->text + a, to - a);
     }
+    return 0;
+}
+
+static int write_failed(gen_result *r, latte_err *err) {
+    r->end = GEN_ERROR;
+    err->code = LATTE_E_IO;
+    snprintf(err->msg, sizeof err->msg, "cannot write the output: %s", strerror(errno));
+    return LATTE_E_IO;
 }
 
 int gen_decode_prompt(latte_ctx *c, const int32_t *toks, int n, int n_batch, latte_err *err) {
@@ -142,7 +146,7 @@ int gen_run(latte_ctx *c, const latte_model *m, latte_sampler *s, const gen_para
         free(big);
         long at = p->n_stops ? stop_find(r->text, r->len, printed, p->stops, p->n_stops) : -1;
         if (at >= 0) {
-            route(p, r, printed, (size_t)at);
+            if (route(p, r, printed, (size_t)at)) { rc = write_failed(r, err); break; }
             r->len = printed = (size_t)at;
             r->text[r->len] = 0;
             r->end = GEN_STOP;
@@ -151,14 +155,22 @@ int gen_run(latte_ctx *c, const latte_model *m, latte_sampler *s, const gen_para
         size_t hold = stop_hold(r->text, r->len, p->stops, p->n_stops);
         if (p->reasoning && tag_hold(r->text, r->len) > hold) hold = tag_hold(r->text, r->len);
         size_t safe = utf8_complete_len(r->text, r->len - hold);
-        if (safe > printed) route(p, r, printed, safe), printed = safe;
+        if (safe > printed) {
+            if (route(p, r, printed, safe)) { rc = write_failed(r, err); break; }
+            printed = safe;
+        }
         if (p->n_predict >= 0 && r->n_toks >= p->n_predict) { r->end = GEN_LIMIT; break; }
         if (latte_ctx_n_past(c) >= latte_ctx_n_ctx(c)) { r->end = GEN_CTX_FULL; break; }
         if ((rc = latte_decode(c, &t, 1, false, err))) { r->end = GEN_ERROR; break; }
         r->n_decoded++;
     }
-    /* the end: whatever was held back is final now (a partial stop string or a split character) */
-    if (r->text && printed < r->len) route(p, r, printed, r->len);
+    /* the end: a held-back partial stop string is text now; a character cut in half by the
+     * end (-n, a full context) is dropped, never printed as a stray byte */
+    if (r->text && r->end != GEN_ERROR) {
+        r->len = utf8_complete_len(r->text, r->len);
+        r->text[r->len] = 0;
+        if (printed < r->len && route(p, r, printed, r->len)) rc = write_failed(r, err);
+    }
     if (!r->text) append(r, &cap, "", 0);
     r->seconds = cli_now() - t0;
     return rc;
@@ -176,6 +188,14 @@ bool gen_prompt_opens_think(const char *f) {
     return n >= 7 && !memcmp(f + n - 7, "<think>", 7);
 }
 
+/* A seed for -s -1: the clock and the process id, mixed (splitmix64's finaliser). */
+static uint64_t random_seed(void) {
+    uint64_t z = (uint64_t)(cli_now() * 1e9) ^ ((uint64_t)getpid() << 32);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) >> 1; /* fits in the long long -s takes, so it can be given back */
+}
+
 latte_sampler_params gen_sampler_params(const cli_opts *o) {
     latte_sampler_params sp = latte_sampler_default_params();
     sp.temp = o->temp;
@@ -186,6 +206,6 @@ latte_sampler_params gen_sampler_params(const cli_opts *o) {
     sp.penalty_last_n = o->repeat_last_n;
     sp.presence_penalty = o->presence_penalty;
     sp.frequency_penalty = o->frequency_penalty;
-    sp.seed = o->seed;
+    sp.seed = o->seed >= 0 ? (uint64_t)o->seed : random_seed();
     return sp;
 }

@@ -51,7 +51,7 @@ void gen_result_free(gen_result *r);
  * generated text starts inside the reasoning. */
 bool gen_prompt_opens_think(const char *formatted);
 
-/* Sampler parameters from the flags. */
+/* Sampler parameters from the flags; -s -1 becomes a random seed (the caller prints it). */
 latte_sampler_params gen_sampler_params(const cli_opts *o);
 
 #endif

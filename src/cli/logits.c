@@ -56,7 +56,7 @@ static int decode_lists(latte_ctx *c, int32_t **ids, const int *n, int n_lists, 
     for (bool more = true; more && !rc;) {
         /* fill the batch: from each unfinished sequence as many tokens as fit (one when incremental) */
         b.n_tokens = 0;
-        int take[CLI_MAX_SEQS] = {0};
+        int take[CLI_MAX_LIST] = {0};
         for (int s = 0; s < n_lists && b.n_tokens < n_batch; s++) {
             int k = n[s] - done[s], room = n_batch - b.n_tokens;
             if (incremental && k > 1) k = 1;
@@ -79,24 +79,22 @@ static int decode_lists(latte_ctx *c, int32_t **ids, const int *n, int n_lists, 
 }
 
 int cmd_logits(const cli_opts *o) {
-    if (!o->n_token_lists || !o->out) {
+    if (!o->token_lists.n || !o->out) {
         fprintf(stderr, "error: logits needs --tokens LIST and -o FILE\n");
-        return 2;
+        return CLI_USAGE;
     }
-    int n_lists = o->n_token_lists, rc = 0, total = 0;
-    int32_t *ids[CLI_MAX_SEQS] = {0};
-    int n[CLI_MAX_SEQS] = {0};
+    int n_lists = o->token_lists.n, rc = 0, total = 0;
+    int32_t *ids[CLI_MAX_LIST] = {0};
+    int n[CLI_MAX_LIST] = {0};
     for (int s = 0; s < n_lists && !rc; s++) {
-        rc = parse_tokens(o->token_lists[s], &ids[s], &n[s]);
+        rc = parse_tokens(o->token_lists.v[s], &ids[s], &n[s]);
         total += n[s];
     }
     latte_model *m = NULL;
     latte_ctx *c = NULL;
     FILE *f = NULL;
     float *all = NULL;
-    cli_opts co = *o;
-    co.n_seq = n_lists > o->n_seq ? n_lists : o->n_seq; /* one sequence per list */
-    if (rc || (rc = cli_load_model(&co, false, &m)) || (rc = cli_make_ctx(&co, m, &c))) goto done;
+    if (rc || (rc = cli_load_model(o, false, &m)) || (rc = cli_make_ctx(o, m, &c))) goto done;
     int V = latte_model_n_vocab(m);
     all = malloc(sizeof(float) * (size_t)V * (size_t)total);
     if (!all) { fprintf(stderr, "error: out of memory\n"); rc = 1; goto done; }
@@ -108,11 +106,11 @@ int cmd_logits(const cli_opts *o) {
     }
     f = fopen(o->out, "wb");
     if (!f || fwrite(all, sizeof(float) * V, (size_t)total, f) != (size_t)total) {
-        fprintf(stderr, "error: cannot write %s\n", o->out);
+        fprintf(stderr, "error: cannot write %s: %s\n", o->out, strerror(errno));
         rc = 1;
     }
 done:
-    if (f && fclose(f) && !rc) { fprintf(stderr, "error: cannot write %s\n", o->out); rc = 1; }
+    if (f && fclose(f) && !rc) { fprintf(stderr, "error: cannot write %s: %s\n", o->out, strerror(errno)); rc = 1; }
     free(all);
     for (int s = 0; s < n_lists; s++) free(ids[s]);
     latte_ctx_free(c);

@@ -147,6 +147,7 @@ int place_plan_make(place_plan *p, const place_device *devs, int n_devs, const p
     int out_dev = 0;
     if (n_gpu == 0) {
         if (o->n_gpu_layers > 0) warn(p, "warning: no GPU in this build or host: -ngl is ignored, every weight stays on the CPU");
+        if (o->n_cpu_moe > 0) warn(p, "warning: no GPU in this build or host: --n-cpu-moe changes nothing, every weight stays on the CPU");
     } else if (o->n_gpu_layers >= 0) { /* last N layers, contiguous ranges over the GPUs by memory */
         int first = o->n_gpu_layers >= n_layer ? 0 : n_layer - o->n_gpu_layers;
         uint64_t mem = 0, acc = 0;

@@ -64,11 +64,12 @@ size_t place_plan_flags(const place_plan *p, const place_tensor *ts, char *buf, 
         for (int d = 0; d < p->n_devices; d++) {
             bool any = false;
             for (int il = 0; il < p->n_layer; il++) {
-                int pd = part_dev(p, ts, il, part);
-                /* experts on the base device still need a rule when the layer's own rule
-                 * (which would match them too) sends that layer elsewhere */
-                if (pd != d || (d == base && (part == 0 || part_dev(p, ts, il, 0) == base))) continue;
-                put(&b, any ? "|" : (part ? " -ot \"^blk\\.(" : " -ot \"^blk\\.("));
+                int pd = part_dev(p, ts, il, part), p0 = part_dev(p, ts, il, 0);
+                /* where the layer's own tensors go without a rule for this part: the layer
+                 * rule's device (it matches the experts too), else the base */
+                int eff = part == 1 && p0 >= 0 ? p0 : base;
+                if (pd != d || pd == eff) continue;
+                put(&b, any ? "|" : " -ot \"^blk\\.(");
                 snprintf(tmp, sizeof tmp, "%d", il), put(&b, tmp);
                 any = true;
             }
