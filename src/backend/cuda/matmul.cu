@@ -1,0 +1,152 @@
+/* matmul.cu: weight x activation products for every weight type the CUDA ops run, the
+ * embedding lookup (get_rows) and device discovery. Up to 8 activation rows run the mat-vec
+ * body (decode: bound by reading the weights once); more run the tf32 tile body in 64x64
+ * tiles. Both bodies live in matmul.cuh so moe.cu runs the same code over experts. */
+#include "matmul.cuh"
+
+#include <string.h>
+
+extern "C" int cuda_ops_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* clear the sticky "no device" error */
+        return 0;
+    }
+    return n;
+}
+
+extern "C" int cuda_ops_init(int dev, cuda_device_info *out, latte_err *err) {
+    cudaDeviceProp p;
+    if (cudaSetDevice(dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess)
+        return err_set(err, LATTE_E_UNSUPPORTED, "cuda device %d: %s", dev, cudaGetErrorString(cudaGetLastError()));
+    memset(out, 0, sizeof *out);
+    out->cc_major = p.major;
+    out->cc_minor = p.minor;
+    out->n_sm = p.multiProcessorCount;
+    out->smem_optin = p.sharedMemPerBlockOptin;
+    out->global_mem = p.totalGlobalMem;
+    memcpy(out->name, p.name, sizeof out->name - 1);
+    if (p.major < 8)
+        return err_set(err, LATTE_E_UNSUPPORTED, "cuda device %d (%s) is sm_%d%d; latte's kernels need sm_80 or newer",
+                       dev, p.name, p.major, p.minor);
+    return 0;
+}
+
+extern "C" bool cuda_matmul_supports(uint32_t type) {
+    int bytes;
+    return cuda_type_block(type, &bytes) > 0;
+}
+
+template <int T, int NT>
+__global__ void mmv_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m, const float *x, int64_t ldx,
+                           int n, float *y, int64_t ldy) {
+    int64_t j = (int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32;
+    if (j < m) mmv_row<T, NT>(w + j * row_bytes, k, x, ldx, n, y + j, ldy);
+}
+
+template <int T>
+__global__ void __launch_bounds__(MMT_THREADS) mmt_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m,
+                                                          const float *x, int64_t ldx, int64_t n, float *y,
+                                                          int64_t ldy) {
+    __shared__ mmt_smem sm;
+    int64_t i0 = (int64_t)blockIdx.y * MMT_BN;
+    int nb = (int)(n - i0 < MMT_BN ? n - i0 : MMT_BN);
+    if (threadIdx.x < MMT_BN) sm.xr[threadIdx.x] = sm.yr[threadIdx.x] = (int32_t)(i0 + threadIdx.x);
+    __syncthreads();
+    mmt_tile<T>(sm, w, row_bytes, k, m, (int64_t)blockIdx.x * MMT_BM, x, ldx, nb, y, ldy);
+}
+
+template <int T>
+static void launch_mm(cudaStream_t st, const cuda_weight *w, const float *x, int64_t ldx, int64_t n, float *y,
+                      int64_t ldy) {
+    const uint8_t *wd = (const uint8_t *)w->data;
+    bool tiles = n > 8 && w->k % 32 == 0;
+    if (tiles) {
+        dim3 grid((unsigned)((w->m + MMT_BM - 1) / MMT_BM), (unsigned)((n + MMT_BN - 1) / MMT_BN));
+        mmt_kernel<T><<<grid, MMT_THREADS, 0, st>>>(wd, w->row_bytes, w->k, w->m, x, ldx, n, y, ldy);
+        return;
+    }
+    unsigned blocks = (unsigned)((w->m + MMV_WARPS - 1) / MMV_WARPS);
+    for (int64_t i0 = 0; i0 < n; i0 += 8) { /* 8 activation rows per pass over the weights */
+        int nb = (int)(n - i0 < 8 ? n - i0 : 8);
+        const float *xi = x + i0 * ldx;
+        float *yi = y + i0 * ldy;
+        if (nb == 1) mmv_kernel<T, 1><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, 1, yi, ldy);
+        else if (nb == 2)
+            mmv_kernel<T, 2><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, 2, yi, ldy);
+        else if (nb <= 4)
+            mmv_kernel<T, 4><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy);
+        else mmv_kernel<T, 8><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy);
+    }
+}
+
+/* checks shared by cuda_matmul, cuda_moe_matmul and cuda_get_rows */
+int cuda_weight_check(const cuda_weight *w, latte_err *err) {
+    int bytes, be = cuda_type_block(w->type, &bytes);
+    if (be == 0) return err_set(err, LATTE_E_UNSUPPORTED, "cuda: weight type %u has no CUDA kernel", w->type);
+    if (w->k <= 0 || w->m <= 0 || w->k % be != 0)
+        return err_set(err, LATTE_E_ARG, "cuda: weight shape %lld x %lld does not fit type %u blocks of %d",
+                       (long long)w->k, (long long)w->m, w->type, be);
+    if (w->row_bytes < (size_t)(w->k / be) * (size_t)bytes)
+        return err_set(err, LATTE_E_ARG, "cuda: row_bytes %zu under the %lld elements of a row", w->row_bytes,
+                       (long long)w->k);
+    int align = w->type == QT_F32 ? 4 : (w->type == QT_Q4_1 || be == 256) && w->type != QT_Q6_K ? 4 : 2;
+    if ((uintptr_t)w->data % (unsigned)align || w->row_bytes % (unsigned)align)
+        return err_set(err, LATTE_E_ARG, "cuda: weight rows of type %u must be %d-byte aligned", w->type, align);
+    return 0;
+}
+
+static int check_x(const float *x, int64_t ldx, int64_t k, latte_err *err) {
+    if ((uintptr_t)x % 16 || ldx % 4 || ldx < k)
+        return err_set(err, LATTE_E_ARG, "cuda matmul: activations must be 16-byte aligned rows (ldx %lld, k %lld)",
+                       (long long)ldx, (long long)k);
+    return 0;
+}
+
+extern "C" int cuda_matmul(cuda_stream s, const cuda_weight *w, const float *x, int64_t ldx, int64_t n, float *y,
+                           int64_t ldy, latte_err *err) {
+    int rc;
+    if ((rc = cuda_weight_check(w, err)) || (rc = check_x(x, ldx, w->k, err))) return rc;
+    if (n <= 0) return n == 0 ? 0 : err_set(err, LATTE_E_ARG, "cuda matmul: n = %lld", (long long)n);
+    if (n > 1 && ldy < w->m) return err_set(err, LATTE_E_ARG, "cuda matmul: ldy %lld < m %lld", (long long)ldy, (long long)w->m);
+    CUDA_TYPE_DISPATCH(w->type, launch_mm, CUDA_STREAM(s), w, x, ldx, n, y, ldy);
+    return cuda_check_launch(err, "matmul");
+}
+
+/* ---- get_rows ---- */
+
+template <int T>
+__global__ void get_rows_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m, const int32_t *ids,
+                                float *out) {
+    int64_t i = blockIdx.x;
+    int32_t id = ids[i];
+    float *o = out + i * k;
+    if (id < 0 || id >= m) {
+        for (int64_t c = threadIdx.x; c < k; c += blockDim.x) o[c] = __int_as_float(0x7fc00000);
+        return;
+    }
+    const uint8_t *row = w + id * row_bytes;
+    int64_t ng = k / 32;
+    for (int64_t g = threadIdx.x; g < ng; g += blockDim.x) {
+        float v[32];
+        deq32<T>(row, g, v);
+#pragma unroll
+        for (int c = 0; c < 32; c++) o[g * 32 + c] = v[c];
+    }
+    if (T == QT_F32 || T == QT_F16 || T == QT_BF16)
+        for (int64_t c = ng * 32 + threadIdx.x; c < k; c += blockDim.x) o[c] = deq1<T>(row, c);
+}
+
+template <int T>
+static void launch_get_rows(cudaStream_t st, const cuda_weight *w, const int32_t *ids, int n, float *out) {
+    get_rows_kernel<T><<<n, 128, 0, st>>>((const uint8_t *)w->data, w->row_bytes, w->k, w->m, ids, out);
+}
+
+extern "C" int cuda_get_rows(cuda_stream s, const cuda_weight *w, const int32_t *ids, int n, float *out,
+                             latte_err *err) {
+    int rc = cuda_weight_check(w, err);
+    if (rc) return rc;
+    if (n <= 0) return n == 0 ? 0 : err_set(err, LATTE_E_ARG, "cuda get_rows: n = %d", n);
+    CUDA_TYPE_DISPATCH(w->type, launch_get_rows, CUDA_STREAM(s), w, ids, n, out);
+    return cuda_check_launch(err, "get_rows");
+}

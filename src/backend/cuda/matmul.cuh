@@ -1,0 +1,124 @@
+/* matmul.cuh: the two matrix-product bodies that matmul.cu and moe.cu launch: a mat-vec
+ * (one warp per weight row, each weight byte read once for up to NT activation rows) and a
+ * tensor-core tile (64 weight rows x 64 activation rows, weights dequantized into shared
+ * memory, tf32 products with f32 accumulators) whose activation rows may be gathered. */
+#ifndef LATTE_CUDA_MATMUL_CUH
+#define LATTE_CUDA_MATMUL_CUH
+
+#include <mma.h>
+
+#include "common.cuh"
+
+enum { MMV_WARPS = 8, MMT_BM = 64, MMT_BN = 64, MMT_BK = 32, MMT_THREADS = 128 };
+
+/* y[t*ldy] = row . x[t*ldx] for t < n <= NT, computed by one warp; lane 0 writes */
+template <int T, int NT>
+__device__ __forceinline__ void mmv_row(const uint8_t *row, int64_t k, const float *x, int64_t ldx, int n, float *y,
+                                        int64_t ldy) {
+    int lane = threadIdx.x & 31;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+    int64_t ng = k / 32;
+    for (int64_t g = lane; g < ng; g += 32) {
+        float v[32];
+        deq32<T>(row, g, v);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t >= n) break;
+            const float4 *xp = (const float4 *)(x + t * ldx + g * 32);
+            float a = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float4 xv = __ldg(xp + i);
+                a += v[4 * i] * xv.x + v[4 * i + 1] * xv.y + v[4 * i + 2] * xv.z + v[4 * i + 3] * xv.w;
+            }
+            acc[t] += a;
+        }
+    }
+    if (T == QT_F32 || T == QT_F16 || T == QT_BF16) /* float rows of any length: the tail */
+        for (int64_t i = ng * 32 + lane; i < k; i += 32) {
+            float v = deq1<T>(row, i);
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < n) acc[t] += v * x[t * ldx + i];
+        }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        float a = acc[t];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+        if (lane == 0 && t < n) y[t * ldy] = a;
+    }
+}
+
+/* One 64x64 output tile: weight rows j0.. of w (m rows), activation rows xr[i] (i < nb) of x,
+ * results to y rows yr[i]. k a multiple of 32. Uses 128 threads. */
+struct __align__(128) mmt_smem {
+    float w[MMT_BM][MMT_BK + 4];
+    float x[MMT_BN][MMT_BK + 4];
+    float c[MMT_BN][MMT_BM + 4];
+    int32_t xr[MMT_BN], yr[MMT_BN];
+};
+
+template <int T>
+__device__ void mmt_tile(mmt_smem &sm, const uint8_t *w, size_t row_bytes, int64_t k, int64_t m, int64_t j0,
+                         const float *x, int64_t ldx, int nb, float *y, int64_t ldy) {
+    using namespace nvcuda;
+    int tid = threadIdx.x, warp = tid / 32;
+    int wr = (warp & 1) * 32, wc = (warp >> 1) * 32; /* warp's token rows, weight columns */
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+#pragma unroll
+    for (int a = 0; a < 2; a++)
+#pragma unroll
+        for (int b = 0; b < 2; b++) wmma::fill_fragment(acc[a][b], 0.0f);
+    for (int64_t g = 0; g < k / 32; g++) {
+        if (tid < MMT_BM) {
+            float v[32];
+            if (j0 + tid < m) deq32<T>(w + (j0 + tid) * row_bytes, g, v);
+            else
+#pragma unroll
+                for (int i = 0; i < 32; i++) v[i] = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 32; i++) sm.w[tid][i] = v[i];
+        } else {
+            for (int q = tid - MMT_BM; q < MMT_BN * 8; q += MMT_THREADS - MMT_BM) {
+                int r = q / 8, c = q % 8;
+                float4 v = r < nb ? __ldg((const float4 *)(x + sm.xr[r] * ldx + g * 32) + c) : make_float4(0, 0, 0, 0);
+                *(float4 *)&sm.x[r][4 * c] = v;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < MMT_BK; kk += 8) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb[2];
+#pragma unroll
+            for (int a = 0; a < 2; a++) {
+                wmma::load_matrix_sync(fa[a], &sm.x[wr + 16 * a][kk], MMT_BK + 4);
+#pragma unroll
+                for (int e = 0; e < fa[a].num_elements; e++) fa[a].x[e] = wmma::__float_to_tf32(fa[a].x[e]);
+                wmma::load_matrix_sync(fb[a], &sm.w[wc + 16 * a][kk], MMT_BK + 4);
+#pragma unroll
+                for (int e = 0; e < fb[a].num_elements; e++) fb[a].x[e] = wmma::__float_to_tf32(fb[a].x[e]);
+            }
+#pragma unroll
+            for (int a = 0; a < 2; a++)
+#pragma unroll
+                for (int b = 0; b < 2; b++) wmma::mma_sync(acc[a][b], fa[a], fb[b], acc[a][b]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int a = 0; a < 2; a++)
+#pragma unroll
+        for (int b = 0; b < 2; b++)
+            wmma::store_matrix_sync(&sm.c[wr + 16 * a][wc + 16 * b], acc[a][b], MMT_BM + 4, wmma::mem_row_major);
+    __syncthreads();
+    for (int q = tid; q < MMT_BN * MMT_BM; q += MMT_THREADS) {
+        int r = q / MMT_BM, c = q % MMT_BM;
+        if (r < nb && j0 + c < m) y[sm.yr[r] * ldy + j0 + c] = sm.c[r][c];
+    }
+}
+
+#endif
