@@ -6,6 +6,7 @@
  * Times are medians of 7 timed passes (CUDA events) after a warm-up.
  * Build: make CUDA=1 (build-cuda/bench_cuda_decode). Run: build-cuda/bench_cuda_decode */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,9 @@ static void bench_mla(uint32_t type, int H, int depth, int n_tok, double bw_copy
     if (c.ws) cudaFree(c.ws);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : "all"; /* all, matmul or mla */
+    bool mm = strcmp(only, "mla") != 0, mla = strcmp(only, "matmul") != 0;
     cuda_device_info info;
     if (cuda_ops_device_count() == 0 || cuda_ops_init(0, &info, &err)) {
         printf("no usable GPU: %s\n", err.msg);
@@ -240,14 +243,16 @@ int main(void) {
         {"ffn_up (dense)", 2048, 10944}, {"ffn_down (dense)", 10944, 2048}, {"shexp up (2 x 1408)", 2048, 2816},
         {"output", 2048, 102400},
     };
-    for (size_t i = 0; i < sizeof shp / sizeof shp[0]; i++) bench_matmul(QT_Q4_0, shp[i].label, shp[i].k, shp[i].m, 1, bw);
+    for (size_t i = 0; i < sizeof shp / sizeof shp[0] && mm; i++) bench_matmul(QT_Q4_0, shp[i].label, shp[i].k, shp[i].m, 1, bw);
     static const uint32_t others[] = {QT_Q8_0, QT_Q4_1, QT_Q4_K, QT_Q6_K, QT_F16};
-    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) bench_matmul(others[i], "ffn_up (dense)", 2048, 10944, 1, bw);
-    bench_moe(bw);
-    bench_matmul(QT_Q4_0, "ffn_up (dense)", 2048, 10944, 512, bw);
-    bench_matmul(QT_Q4_K, "ffn_up (dense)", 2048, 10944, 512, bw);
+    for (size_t i = 0; i < sizeof others / sizeof others[0] && mm; i++) bench_matmul(others[i], "ffn_up (dense)", 2048, 10944, 1, bw);
+    if (mm) {
+        bench_moe(bw);
+        bench_matmul(QT_Q4_0, "ffn_up (dense)", 2048, 10944, 512, bw);
+        bench_matmul(QT_Q4_K, "ffn_up (dense)", 2048, 10944, 512, bw);
+    }
     static const int depths[] = {0, 4096, 16384}, heads[] = {16, 128};
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < 2 && mla; t++)
         for (size_t hi = 0; hi < 2; hi++)
             for (size_t di = 0; di < 3; di++) bench_mla(t ? QT_Q8_0 : QT_F16, heads[hi], depths[di], 1, bw);
     return 0;

@@ -353,7 +353,8 @@ static void test_rope(void) {
         for (int i = 0; i < n_tok; i++)
             for (int h = 0; h < n_head; h++)
                 for (int p = 0; p < n_rot / 2; p++) {
-                    double ang = (double)pos[i] * theta[p], c = cos(ang) * 0.9, s = sin(ang) * 0.9;
+                    float ang = (float)pos[i] * theta[p]; /* the angle in f32, as graph/ and the CPU form it */
+                    double c = cos(ang) * 0.9, s = sin(ang) * 0.9;
                     int i0 = neox ? p : 2 * p, i1 = neox ? p + n_rot / 2 : 2 * p + 1;
                     double *v = ref + i * ld_tok + h * hd;
                     double a = v[i0], b = v[i1];

@@ -22,6 +22,8 @@ enum { QT_IQ4_XS = 23 };
 
 /* 0 when w is a weight the kernels run (type, shape, row size, alignment), else LATTE_E_* */
 int cuda_weight_check(const cuda_weight *w, latte_err *err);
+/* raises the MLA kernels' shared memory limit on the current device (mla.cu) */
+int cuda_mla_prepare(latte_err *err);
 
 /* 0 after a good launch, else LATTE_E_UNSUPPORTED with the CUDA error named */
 static inline int cuda_check_launch(latte_err *err, const char *what) {

@@ -31,7 +31,8 @@ typedef struct cuda_device_info {
 
 /* Number of CUDA devices (0 when no driver or no GPU; never an error). */
 int cuda_ops_device_count(void);
-/* Selects device dev for this thread and reads its properties into out. */
+/* Selects device dev for this thread, reads its properties into out and prepares the kernels
+ * (shared memory limits); call once per device before any op. */
 int cuda_ops_init(int dev, cuda_device_info *out, latte_err *err);
 
 /* A weight matrix in device memory: m rows of k elements of type (QT_*), row j at

@@ -29,7 +29,7 @@ extern "C" int cuda_ops_init(int dev, cuda_device_info *out, latte_err *err) {
     if (p.major < 8)
         return err_set(err, LATTE_E_UNSUPPORTED, "cuda device %d (%s) is sm_%d%d; latte's kernels need sm_80 or newer",
                        dev, p.name, p.major, p.minor);
-    return 0;
+    return cuda_mla_prepare(err);
 }
 
 extern "C" bool cuda_matmul_supports(uint32_t type) {
@@ -37,11 +37,22 @@ extern "C" bool cuda_matmul_supports(uint32_t type) {
     return cuda_type_block(type, &bytes) > 0;
 }
 
-template <int T, int NT>
-__global__ void mmv_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m, const float *x, int64_t ldx,
-                           int n, float *y, int64_t ldy) {
-    int64_t j = (int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32;
-    if (j < m) mmv_row<T, NT>(w + j * row_bytes, k, x, ldx, n, y + j, ldy);
+template <int T, int NT, int R>
+__global__ void __launch_bounds__(32 * MMV_WARPS) mmv_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m,
+                                                             const float *x, int64_t ldx, int n, float *y,
+                                                             int64_t ldy) {
+    __shared__ mmv_smem<NT> sm;
+    int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * R;
+    const uint8_t *rows[R];
+    float *ys[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        int64_t j = j0 + r < m ? j0 + r : m - 1;
+        rows[r] = w + j * row_bytes;
+        ys[r] = y + j;
+    }
+    int nr = m - j0 < R ? (int)(m - j0) : R; /* may be <= 0: the warp still helps stage x */
+    mmv_rows<T, NT, R>(sm, rows, nr, k, x, ldx, n, ys, ldy);
 }
 
 template <int T>
@@ -66,17 +77,20 @@ static void launch_mm(cudaStream_t st, const cuda_weight *w, const float *x, int
         mmt_kernel<T><<<grid, MMT_THREADS, 0, st>>>(wd, w->row_bytes, w->k, w->m, x, ldx, n, y, ldy);
         return;
     }
-    unsigned blocks = (unsigned)((w->m + MMV_WARPS - 1) / MMV_WARPS);
+    /* two rows per warp once that still leaves two blocks per multiprocessor */
+    bool r2 = w->m >= 2 * 2 * 132 * MMV_WARPS;
+    int64_t rows_per_block = MMV_WARPS * (r2 ? 2 : 1);
+    unsigned blocks = (unsigned)((w->m + rows_per_block - 1) / rows_per_block);
     for (int64_t i0 = 0; i0 < n; i0 += 8) { /* 8 activation rows per pass over the weights */
         int nb = (int)(n - i0 < 8 ? n - i0 : 8);
         const float *xi = x + i0 * ldx;
         float *yi = y + i0 * ldy;
-        if (nb == 1) mmv_kernel<T, 1><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, 1, yi, ldy);
-        else if (nb == 2)
-            mmv_kernel<T, 2><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, 2, yi, ldy);
-        else if (nb <= 4)
-            mmv_kernel<T, 4><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy);
-        else mmv_kernel<T, 8><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy);
+#define MMV_LAUNCH(NT, R) mmv_kernel<T, NT, R><<<blocks, 32 * MMV_WARPS, 0, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy)
+        if (nb == 1) r2 ? MMV_LAUNCH(1, 2) : MMV_LAUNCH(1, 1);
+        else if (nb == 2) r2 ? MMV_LAUNCH(2, 2) : MMV_LAUNCH(2, 1);
+        else if (nb <= 4) r2 ? MMV_LAUNCH(4, 2) : MMV_LAUNCH(4, 1);
+        else r2 ? MMV_LAUNCH(8, 2) : MMV_LAUNCH(8, 1);
+#undef MMV_LAUNCH
     }
 }
 

@@ -11,45 +11,76 @@
 
 enum { MMV_WARPS = 8, MMT_BM = 64, MMT_BN = 64, MMT_BK = 32, MMT_THREADS = 128 };
 
-/* y[t*ldy] = row . x[t*ldx] for t < n <= NT, computed by one warp; lane 0 writes */
-template <int T, int NT>
-__device__ __forceinline__ void mmv_row(const uint8_t *row, int64_t k, const float *x, int64_t ldx, int n, float *y,
-                                        int64_t ldy) {
-    int lane = threadIdx.x & 31;
-    float acc[NT];
+/* Mat-vec: a block of MMV_WARPS warps takes R weight rows per warp and walks k in chunks of
+ * MMV_CHUNK elements. Each chunk of the NT activation rows is staged once in shared memory
+ * (coalesced loads; groups of 32 padded to 36 floats so a lane's float4 reads of its own group
+ * hit distinct banks), then lane l dequantizes group l of the chunk in each of its R rows:
+ * one weight block per lane per row, consecutive lanes on consecutive blocks. */
+enum { MMV_CHUNK = 1024, MMV_GPAD = 36 };
+
+template <int NT> struct mmv_smem {
+    float x[NT][MMV_CHUNK / 32 * MMV_GPAD];
+};
+
+/* y[t*ldy + r] = W[r] . x[t] for the R rows at rows[0..R) (row r valid when r < nr), t < n <= NT */
+template <int T, int NT, int R>
+__device__ __forceinline__ void mmv_rows(mmv_smem<NT> &sm, const uint8_t *const *rows, int nr, int64_t k,
+                                         const float *x, int64_t ldx, int n, float *const *y, int64_t ldy) {
+    const int lane = threadIdx.x & 31;
+    float acc[R][NT];
 #pragma unroll
-    for (int t = 0; t < NT; t++) acc[t] = 0.0f;
-    int64_t ng = k / 32;
-    for (int64_t g = lane; g < ng; g += 32) {
-        float v[32];
-        deq32<T>(row, g, v);
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++) acc[r][t] = 0.0f;
+    const int64_t ng = k / 32;
+    for (int64_t c0 = 0; c0 < ng * 32; c0 += MMV_CHUNK) {
+        int cn = (int)(ng * 32 - c0 < MMV_CHUNK ? ng * 32 - c0 : MMV_CHUNK); /* elements in this chunk */
+        __syncthreads();
+        for (int q = threadIdx.x; q < NT * (MMV_CHUNK / 4); q += blockDim.x) {
+            int t = q / (MMV_CHUNK / 4), e = (q % (MMV_CHUNK / 4)) * 4;
+            float4 v = (t < n && e < cn) ? __ldg((const float4 *)(x + t * ldx + c0 + e)) : make_float4(0, 0, 0, 0);
+            *(float4 *)&sm.x[t][(e / 32) * MMV_GPAD + e % 32] = v;
+        }
+        __syncthreads();
+        if (lane * 32 >= cn) continue;
+        const int64_t g = c0 / 32 + lane;
+        float v[R][32];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            if (r < nr) deq32<T>(rows[r], g, v[r]);
 #pragma unroll
         for (int t = 0; t < NT; t++) {
             if (t >= n) break;
-            const float4 *xp = (const float4 *)(x + t * ldx + g * 32);
-            float a = 0.0f;
+            const float *xs = &sm.x[t][lane * MMV_GPAD];
 #pragma unroll
             for (int i = 0; i < 8; i++) {
-                float4 xv = __ldg(xp + i);
-                a += v[4 * i] * xv.x + v[4 * i + 1] * xv.y + v[4 * i + 2] * xv.z + v[4 * i + 3] * xv.w;
+                float4 xv = *(const float4 *)(xs + 4 * i);
+#pragma unroll
+                for (int r = 0; r < R; r++)
+                    acc[r][t] += v[r][4 * i] * xv.x + v[r][4 * i + 1] * xv.y + v[r][4 * i + 2] * xv.z +
+                                 v[r][4 * i + 3] * xv.w;
             }
-            acc[t] += a;
         }
     }
     if (T == QT_F32 || T == QT_F16 || T == QT_BF16) /* float rows of any length: the tail */
-        for (int64_t i = ng * 32 + lane; i < k; i += 32) {
-            float v = deq1<T>(row, i);
+        for (int64_t i = ng * 32 + lane; i < k; i += 32)
 #pragma unroll
-            for (int t = 0; t < NT; t++)
-                if (t < n) acc[t] += v * x[t * ldx + i];
+            for (int r = 0; r < R; r++) {
+                if (r >= nr) break;
+                float v = deq1<T>(rows[r], i);
+#pragma unroll
+                for (int t = 0; t < NT; t++)
+                    if (t < n) acc[r][t] += v * x[t * ldx + i];
+            }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float a = acc[r][t];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+            if (lane == 0 && t < n && r < nr) y[r][t * ldy] = a;
         }
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        float a = acc[t];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-        if (lane == 0 && t < n) y[t * ldy] = a;
-    }
 }
 
 /* One 64x64 output tile: weight rows j0.. of w (m rows), activation rows xr[i] (i < nb) of x,

@@ -8,7 +8,7 @@
  * (many tokens per run: more query-row groups). f32 arithmetic throughout. */
 #include "common.cuh"
 
-enum { MLA_TILE = 32, MLA_THREADS = 256, MLA_MAX_R = 512, MLA_MIN_SPLIT_ROWS = 128 };
+enum { MLA_TILE = 32, MLA_THREADS = 256, MLA_MAX_R = 512, MLA_MIN_SPLIT_ROWS = 64 };
 
 /* dequantize rows [row0, row0+nv) of the cache into Ks ([MLA_TILE][ld] floats); rows past nv -> 0 */
 template <int KT>
@@ -37,10 +37,16 @@ __device__ void mla_load_tile(float *Ks, int ld, const uint8_t *cache, size_t ro
         for (int q = threadIdx.x; q < MLA_TILE * n8; q += blockDim.x) {
             int t = q / n8, c = q % n8;
             uint4 u = t < nv ? __ldg((const uint4 *)(cache + (row0 + t) * row_bytes) + c) : make_uint4(0, 0, 0, 0);
-            const uint8_t *p = (const uint8_t *)&u;
-            float *o = &Ks[t * ld + 8 * c];
+            uint32_t wd[4] = {u.x, u.y, u.z, u.w};
+            float o[8];
 #pragma unroll
-            for (int i = 0; i < 8; i++) o[i] = KT == QT_F16 ? ld_f16(p + 2 * i) : ld_bf16(p + 2 * i);
+            for (int i = 0; i < 4; i++) {
+                unsigned short lo = (unsigned short)(wd[i] & 0xffff), hi = (unsigned short)(wd[i] >> 16);
+                o[2 * i] = KT == QT_F16 ? __half2float(__ushort_as_half(lo)) : __uint_as_float((uint32_t)lo << 16);
+                o[2 * i + 1] = KT == QT_F16 ? __half2float(__ushort_as_half(hi)) : __uint_as_float((uint32_t)hi << 16);
+            }
+            *(float4 *)&Ks[t * ld + 8 * c] = make_float4(o[0], o[1], o[2], o[3]);
+            *(float4 *)&Ks[t * ld + 8 * c + 4] = make_float4(o[4], o[5], o[6], o[7]);
         }
     }
 }
@@ -196,12 +202,15 @@ __global__ void mla_combine_kernel(const float *ws_o, const float *ws_ml, int n_
     }
 }
 
-static int mla_hg(void) {
+static int cuda_smem_optin(void) {
     int dev = 0, optin = 0;
     cudaGetDevice(&dev);
     cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-    return optin >= 120 * 1024 ? 16 : 8;
+    return optin;
 }
+
+/* query rows per block: 16 where a block may hold the 16 query rows and a tile in f32 */
+static int mla_hg(void) { return cuda_smem_optin() >= 120 * 1024 ? 16 : 8; }
 
 static size_t mla_smem(int hg, int D) { return sizeof(float) * ((size_t)(hg + MLA_TILE) * (D + 4) + MLA_TILE * hg + 3 * hg); }
 
@@ -231,8 +240,27 @@ extern "C" size_t cuda_mla_workspace_bytes(const cuda_mla_args *a) {
 }
 
 template <int KT, int HG> static void launch_mla(const mla_params &p, dim3 grid, size_t smem, cudaStream_t st) {
-    cudaFuncSetAttribute(mla_kernel<KT, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     mla_kernel<KT, HG><<<grid, MLA_THREADS, smem, st>>>(p);
+}
+
+/* the kernels' shared memory limit, raised once per device (cuda_ops_init): a per-launch
+ * cudaFuncSetAttribute costs tens of microseconds */
+template <int HG> static bool mla_prepare_hg(int D) {
+    int n = (int)mla_smem(HG, D);
+    return cudaFuncSetAttribute(mla_kernel<QT_F32, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, n) == cudaSuccess &&
+           cudaFuncSetAttribute(mla_kernel<QT_F16, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, n) == cudaSuccess &&
+           cudaFuncSetAttribute(mla_kernel<QT_BF16, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, n) == cudaSuccess &&
+           cudaFuncSetAttribute(mla_kernel<QT_Q8_0, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, n) == cudaSuccess;
+}
+
+int cuda_mla_prepare(latte_err *err) {
+    int hg = mla_hg(), D = MLA_MAX_R + 64;
+    if (mla_smem(hg, D) > (size_t)cuda_smem_optin())
+        return err_set(err, LATTE_E_UNSUPPORTED, "cuda mla: needs %zu bytes of shared memory per block, the device has %d",
+                       mla_smem(hg, D), cuda_smem_optin());
+    if (!(hg == 16 ? mla_prepare_hg<16>(D) : mla_prepare_hg<8>(D)))
+        return err_set(err, LATTE_E_UNSUPPORTED, "cuda mla: %s", cudaGetErrorString(cudaGetLastError()));
+    return 0;
 }
 
 extern "C" int cuda_mla_attn(cuda_stream s, const cuda_mla_args *a, void *ws, size_t ws_bytes, latte_err *err) {

@@ -19,13 +19,17 @@ extern "C" size_t cuda_moe_workspace_bytes(int64_t n_expert, int64_t n_pairs) {
 }
 
 template <int T>
-__global__ void moe_mmv_kernel(const uint8_t *w, size_t row_bytes, size_t expert_bytes, int64_t k, int64_t m,
-                               int64_t n_expert, const int32_t *ids, int n_used, const float *x, int64_t ldx, float *y,
-                               int64_t ldy) {
+__global__ void __launch_bounds__(32 * MMV_WARPS)
+    moe_mmv_kernel(const uint8_t *w, size_t row_bytes, size_t expert_bytes, int64_t k, int64_t m, int64_t n_expert,
+                   const int32_t *ids, int n_used, const float *x, int64_t ldx, float *y, int64_t ldy) {
+    __shared__ mmv_smem<1> sm;
     int64_t p = blockIdx.y, j = (int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32;
     int32_t e = ids[p];
-    if (e < 0 || e >= n_expert || j >= m) return;
-    mmv_row<T, 1>(w + e * expert_bytes + j * row_bytes, k, x + (p / n_used) * ldx, ldx, 1, y + p * ldy + j, ldy);
+    if (e < 0 || e >= n_expert) return; /* the whole block: e is the same for all its threads */
+    int64_t jj = j < m ? j : m - 1;
+    const uint8_t *row = w + e * expert_bytes + jj * row_bytes;
+    float *yr = y + p * ldy + jj;
+    mmv_rows<T, 1, 1>(sm, &row, j < m ? 1 : 0, k, x + (p / n_used) * ldx, ldx, 1, &yr, ldy);
 }
 
 __global__ void moe_count_kernel(const int32_t *ids, int64_t n_pairs, int64_t n_expert, int32_t *cnt) {
