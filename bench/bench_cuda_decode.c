@@ -183,7 +183,7 @@ static void mla_call(void *c, int i) {
     if (cuda_mla_attn(NULL, &x->a, x->ws, x->ws_bytes, &err)) fprintf(stderr, "%s\n", err.msg);
 }
 
-static void bench_mla(uint32_t type, int H, int depth, int n_tok, double bw_copy) {
+static void bench_mla(uint32_t type, int H, int depth, int n_tok, bool f32_math, double bw_copy) {
     const int r = 512, dr = 64, D = r + dr;
     int n_ctx = depth + n_tok;
     size_t rb = quant_row_bytes(type, D), bytes = rb * n_ctx;
@@ -206,7 +206,7 @@ static void bench_mla(uint32_t type, int H, int depth, int n_tok, double bw_copy
     cuda_run *druns = dmalloc(sizeof run);
     cudaMemcpy(druns, &run, sizeof run, cudaMemcpyHostToDevice);
     mla_ctx c;
-    c.a = (cuda_mla_args){n_tok, H, r, dr, 0.07f, ql, qp, cache, type, n_ctx, druns, 1, n_tok, depth + n_tok, out};
+    c.a = (cuda_mla_args){n_tok, H, r, dr, 0.07f, ql, qp, cache, type, n_ctx, druns, 1, n_tok, depth + n_tok, out, f32_math};
     c.ws_bytes = cuda_mla_workspace_bytes(&c.a);
     c.ws = c.ws_bytes ? dmalloc(c.ws_bytes) : NULL;
     c.stride = bytes;
@@ -214,8 +214,8 @@ static void bench_mla(uint32_t type, int H, int depth, int n_tok, double bw_copy
     float ms = time_calls(mla_call, &c, copies, copies * 2 > 20 ? copies * 2 : 20);
     double gbs = bytes / (ms * 1e-3) / 1e9;
     double flops = 2.0 * n_ctx * H * n_tok * (D + r);
-    printf("mla    %-6s heads=%-3d tok=%d depth=%-6d %8.2f us  %7.0f GB/s  %5.1f%% of copy  %6.2f TFLOP/s\n",
-           quant_type_info_get(type)->name, H, n_tok, depth, ms * 1e3, gbs, 100 * gbs / bw_copy,
+    printf("mla%s %-6s heads=%-3d tok=%d depth=%-6d %8.2f us  %7.0f GB/s  %5.1f%% of copy  %6.2f TFLOP/s\n",
+           f32_math ? "/f32" : "    ", quant_type_info_get(type)->name, H, n_tok, depth, ms * 1e3, gbs, 100 * gbs / bw_copy,
            flops / (ms * 1e-3) / 1e12);
     cudaFree(cache), cudaFree(ql), cudaFree(qp), cudaFree(out), cudaFree(druns);
     if (c.ws) cudaFree(c.ws);
@@ -252,8 +252,13 @@ int main(int argc, char **argv) {
         bench_matmul(QT_Q4_K, "ffn_up (dense)", 2048, 10944, 512, bw);
     }
     static const int depths[] = {0, 4096, 16384}, heads[] = {16, 128};
-    for (int t = 0; t < 2 && mla; t++)
+    static const uint32_t ctypes[] = {QT_F16, QT_BF16, QT_Q8_0};
+    for (int t = 0; t < 3 && mla; t++)
         for (size_t hi = 0; hi < 2; hi++)
-            for (size_t di = 0; di < 3; di++) bench_mla(t ? QT_Q8_0 : QT_F16, heads[hi], depths[di], 1, bw);
+            for (size_t di = 0; di < 3; di++) bench_mla(ctypes[t], heads[hi], depths[di], 1, false, bw);
+    for (size_t hi = 0; hi < 2 && mla; hi++) /* the f32 SIMT kernel, for comparison */
+        bench_mla(QT_F16, heads[hi], 16384, 1, true, bw);
+    for (size_t hi = 0; hi < 2 && mla; hi++) /* several query tokens (speculative decode) */
+        bench_mla(QT_F16, heads[hi], 4096, 4, false, bw);
     return 0;
 }

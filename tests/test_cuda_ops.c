@@ -191,6 +191,7 @@ static void test_matmul(void) {
         static const int64_t ns[] = {1, 2, 3, 8, 13, 70};
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) test_matmul_one(t, k, 37, ns[i]);
         test_matmul_one(t, k, 131, 1);
+        if (t == QT_Q4_0 || t == QT_Q4_K || t == QT_F16) test_matmul_one(t, 3072, 37, 5); /* x too big for one stage: chunked */
         if (t == QT_F32 || t == QT_F16 || t == QT_BF16) { /* rows not a multiple of 32 */
             test_matmul_one(t, 100, 29, 1);
             test_matmul_one(t, 100, 29, 11);
@@ -475,7 +476,7 @@ static uint8_t *make_cache(uint32_t t, int D, int n_ctx_seq, const run_case *rc,
     return c;
 }
 
-static void test_mla_one(const char *tag, uint32_t t, int H, const run_case *rc, int n_runs, int n_ctx_seq) {
+static void test_mla_one(const char *tag, uint32_t t, int H, const run_case *rc, int n_runs, int n_ctx_seq, bool f32_math) {
     const int r = 512, dr = 64, D = r + dr;
     int n_tok = 0, max_tok = 0, max_kv = 0;
     cuda_run runs[8];
@@ -494,11 +495,12 @@ static void test_mla_one(const char *tag, uint32_t t, int H, const run_case *rc,
     void *dc = dev_up(cache, cb), *dql = dev_up(ql, sizeof(float) * n_tok * H * r);
     void *dqp = dev_up(qp, sizeof(float) * n_tok * H * dr), *druns = dev_up(runs, sizeof(cuda_run) * n_runs);
     void *dout = dev_up(NULL, sizeof(float) * n_tok * H * r);
-    cuda_mla_args a = {n_tok, H, r, dr, scale, dql, dqp, dc, t, n_ctx_seq, druns, n_runs, max_tok, max_kv, dout};
+    cuda_mla_args a = {n_tok, H, r, dr, scale, dql, dqp, dc, t, n_ctx_seq, druns, n_runs, max_tok, max_kv, dout, f32_math};
     size_t wsb = cuda_mla_workspace_bytes(&a);
     void *dws = dev_up(NULL, wsb);
     char name[96];
-    snprintf(name, sizeof name, "mla.%s.%s.h%d", tag, type_name(t), H);
+    bool mma = !f32_math && t != QT_F32; /* tensor cores: 16-bit queries and probabilities */
+    snprintf(name, sizeof name, "mla.%s.%s.h%d%s", tag, type_name(t), H, mma ? "" : ".f32");
     if (cuda_mla_attn(NULL, &a, dws, wsb, &err)) report(name, 0, err.msg);
     else {
         float *out = xmalloc(sizeof(float) * n_tok * H * r);
@@ -526,7 +528,7 @@ static void test_mla_one(const char *tag, uint32_t t, int H, const run_case *rc,
                         ref[gq * r + c] = o / sum;
                     }
                 }
-        check(name, out, ref, (size_t)n_tok * H * r, 1e-5);
+        check(name, out, ref, (size_t)n_tok * H * r, !mma ? 1e-5 : t == QT_BF16 ? 6e-3 : 1.5e-3);
         free(out), free(ref), free(sc);
     }
     cudaFree(dc), cudaFree(dql), cudaFree(dqp), cudaFree(druns), cudaFree(dout), cudaFree(dws);
@@ -537,16 +539,19 @@ static void test_mla(void) {
     static const run_case one[] = {{1, 0}}, two[] = {{2, 100}}, four_long[] = {{4, 1000}}, decode_long[] = {{1, 5000}};
     static const run_case batch[] = {{1, 5}, {2, 300}, {4, 77}}, prefill[] = {{50, 0}}, mixed[] = {{1, 2100}, {37, 0}};
     static const uint32_t ts[] = {QT_F16, QT_BF16, QT_Q8_0, QT_F32};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
-        test_mla_one("depth1", ts[i], 16, one, 1, 64);
-        test_mla_one("tok2", ts[i], 16, two, 1, 128);
-        test_mla_one("batch3", ts[i], 16, batch, 3, 512);
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        for (int f32 = 0; f32 < (ts[i] == QT_F32 ? 1 : 2); f32++) {
+            test_mla_one("depth1", ts[i], 16, one, 1, 64, f32);
+            test_mla_one("tok2", ts[i], 16, two, 1, 128, f32);
+            test_mla_one("batch3", ts[i], 16, batch, 3, 512, f32);
+        }
+    for (int f32 = 0; f32 < 2; f32++) {
+        test_mla_one("tok4_split", QT_F16, 128, four_long, 1, 1024, f32);
+        test_mla_one("heads5", QT_BF16, 5, batch, 3, 512, f32);
+        test_mla_one("decode_split", QT_Q8_0, 16, decode_long, 1, 5003, f32);
+        test_mla_one("prefill", QT_F16, 16, prefill, 1, 64, f32);
+        test_mla_one("prefill_and_decode", QT_BF16, 16, mixed, 2, 2200, f32);
     }
-    test_mla_one("tok4_split", QT_F16, 128, four_long, 1, 1024);
-    test_mla_one("heads5", QT_BF16, 5, batch, 3, 512);
-    test_mla_one("decode_split", QT_Q8_0, 16, decode_long, 1, 5003);
-    test_mla_one("prefill", QT_F16, 16, prefill, 1, 64);
-    test_mla_one("prefill_and_decode", QT_BF16, 16, mixed, 2, 2200);
 }
 
 static void test_attn_one(const char *tag, uint32_t kt, uint32_t vt, int H, int Hkv, int dk, int dv, const run_case *rc,

@@ -22,8 +22,11 @@ enum { QT_IQ4_XS = 23 };
 
 /* 0 when w is a weight the kernels run (type, shape, row size, alignment), else LATTE_E_* */
 int cuda_weight_check(const cuda_weight *w, latte_err *err);
-/* raises the MLA kernels' shared memory limit on the current device (mla.cu) */
-int cuda_mla_prepare(latte_err *err);
+/* per-device preparation run by cuda_ops_init: shared memory limits (matmul.cu, mla.cu) */
+int cuda_matmul_prepare(const cuda_device_info *d, latte_err *err);
+int cuda_mla_prepare(const cuda_device_info *d, latte_err *err);
+/* the properties cuda_ops_init read for the current device; NULL before it ran (device.cu) */
+const cuda_device_info *cuda_dev_current(void);
 
 /* 0 after a good launch, else LATTE_E_UNSUPPORTED with the CUDA error named */
 static inline int cuda_check_launch(latte_err *err, const char *what) {

@@ -107,8 +107,8 @@ typedef struct cuda_run {
 } cuda_run;
 
 /* Latent (MLA) attention, FlashMLA-style: each cache row [c (r) | k_pe (d_rope)] is read once per
- * tile for every head and query token of its run; long contexts split over the sequence with
- * a combine pass. */
+ * tile for 16 (token, head) query rows of its run; long contexts split over the sequence with
+ * a combine pass. q_lat, q_pe and 16-bit cache rows 16-byte aligned. */
 typedef struct cuda_mla_args {
     int n_tok;                  /* tokens in the batch */
     int n_head, r, d_rope;      /* r = 512, d_rope = 64 for DeepSeek; r, d_rope multiples of 32 */
@@ -123,6 +123,9 @@ typedef struct cuda_mla_args {
     int max_run_tok;            /* host-side bounds that size the grid: max n_tok of a run */
     int max_kv_len;             /* max pos0 + n_tok of a run */
     float *out;                 /* [n_tok][n_head][r] */
+    bool f32_math;              /* f32 arithmetic throughout; else f16/bf16/q8_0 caches with r = 512 run
+                                 * on the tensor cores with queries and probabilities rounded to the
+                                 * cache's 16-bit type (q8_0: f16; f16 queries must stay under 65504) */
 } cuda_mla_args;
 size_t cuda_mla_workspace_bytes(const cuda_mla_args *a);
 int cuda_mla_attn(cuda_stream s, const cuda_mla_args *a, void *ws, size_t ws_bytes, latte_err *err);

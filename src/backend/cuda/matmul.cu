@@ -1,36 +1,9 @@
-/* matmul.cu: weight x activation products for every weight type the CUDA ops run, the
- * embedding lookup (get_rows) and device discovery. Up to 8 activation rows run the mat-vec
- * body (decode: bound by reading the weights once); more run the tf32 tile body in 64x64
- * tiles. Both bodies live in matmul.cuh so moe.cu runs the same code over experts. */
+/* matmul.cu: weight x activation products for every weight type the CUDA ops run, and the
+ * embedding lookup (get_rows). Up to 8 activation rows run a mat-vec body (decode: bound by
+ * reading the weights once); more run the tf32 tile body in 64x64 tiles. The bodies live in
+ * matmul.cuh so moe.cu runs the same code over experts. */
 #include "matmul.cuh"
 
-#include <string.h>
-
-extern "C" int cuda_ops_device_count(void) {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        cudaGetLastError(); /* clear the sticky "no device" error */
-        return 0;
-    }
-    return n;
-}
-
-extern "C" int cuda_ops_init(int dev, cuda_device_info *out, latte_err *err) {
-    cudaDeviceProp p;
-    if (cudaSetDevice(dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess)
-        return err_set(err, LATTE_E_UNSUPPORTED, "cuda device %d: %s", dev, cudaGetErrorString(cudaGetLastError()));
-    memset(out, 0, sizeof *out);
-    out->cc_major = p.major;
-    out->cc_minor = p.minor;
-    out->n_sm = p.multiProcessorCount;
-    out->smem_optin = p.sharedMemPerBlockOptin;
-    out->global_mem = p.totalGlobalMem;
-    memcpy(out->name, p.name, sizeof out->name - 1);
-    if (p.major < 8)
-        return err_set(err, LATTE_E_UNSUPPORTED, "cuda device %d (%s) is sm_%d%d; latte's kernels need sm_80 or newer",
-                       dev, p.name, p.major, p.minor);
-    return cuda_mla_prepare(err);
-}
 
 extern "C" bool cuda_matmul_supports(uint32_t type) {
     int bytes;
@@ -55,6 +28,34 @@ __global__ void __launch_bounds__(32 * MMV_WARPS) mmv_kernel(const uint8_t *w, s
     mmv_rows<T, NT, R>(sm, rows, nr, k, x, ldx, n, ys, ldy);
 }
 
+template <int T, int NT>
+__global__ void __launch_bounds__(32 * MMV_WARPS) mmv_full_kernel(const uint8_t *w, size_t row_bytes, int64_t k,
+                                                                  int64_t m, const float *x, int64_t ldx, int n,
+                                                                  float *y, int64_t ldy, int rows_per_warp) {
+    extern __shared__ float4 mmv_xs4[];
+    const int64_t ngp = k / 32 * MMV_GPAD;
+    mmv_stage_x<NT>((float *)mmv_xs4, ngp, k, x, ldx, n);
+    int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
+    int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
+    mmv_full_rows<T, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, x, ldx, n, y, ldy);
+}
+
+/* raises the full mat-vec kernels' shared memory limit to MMV_FULL_SMEM (cuda_ops_init) */
+template <int T> static void prepare_mmv(int lim, bool *ok) {
+    *ok &= cudaFuncSetAttribute(mmv_full_kernel<T, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, lim) == cudaSuccess;
+    *ok &= cudaFuncSetAttribute(mmv_full_kernel<T, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, lim) == cudaSuccess;
+    *ok &= cudaFuncSetAttribute(mmv_full_kernel<T, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, lim) == cudaSuccess;
+    *ok &= cudaFuncSetAttribute(mmv_full_kernel<T, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize, lim) == cudaSuccess;
+}
+
+int cuda_matmul_prepare(const cuda_device_info *d, latte_err *err) {
+    int lim = (int)(d->smem_optin < MMV_FULL_SMEM ? d->smem_optin : MMV_FULL_SMEM);
+    bool ok = true;
+    static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_IQ4_XS};
+    for (uint32_t t : types) CUDA_TYPE_DISPATCH(t, prepare_mmv, lim, &ok);
+    return ok ? 0 : err_set(err, LATTE_E_UNSUPPORTED, "cuda matmul: %s", cudaGetErrorString(cudaGetLastError()));
+}
+
 template <int T>
 __global__ void __launch_bounds__(MMT_THREADS) mmt_kernel(const uint8_t *w, size_t row_bytes, int64_t k, int64_t m,
                                                           const float *x, int64_t ldx, int64_t n, float *y,
@@ -77,8 +78,28 @@ static void launch_mm(cudaStream_t st, const cuda_weight *w, const float *x, int
         mmt_kernel<T><<<grid, MMT_THREADS, 0, st>>>(wd, w->row_bytes, w->k, w->m, x, ldx, n, y, ldy);
         return;
     }
+    const cuda_device_info *dev = cuda_dev_current();
+    size_t lim = dev->smem_optin < MMV_FULL_SMEM ? dev->smem_optin : MMV_FULL_SMEM;
+    int ntf = n == 1 ? 1 : n == 2 ? 2 : n <= 4 ? 4 : 8;
+    if (mmv_full_smem(w->k, ntf) <= lim) { /* whole x in shared memory; rows spread over ~32 warps per SM */
+        int64_t warps = (int64_t)dev->n_sm * 32, rpw = (w->m + warps - 1) / warps;
+        unsigned blocks = (unsigned)((w->m + rpw * MMV_WARPS - 1) / (rpw * MMV_WARPS));
+        size_t sm = mmv_full_smem(w->k, ntf);
+        for (int64_t i0 = 0; i0 < n; i0 += 8) {
+            int nb = (int)(n - i0 < 8 ? n - i0 : 8);
+            const float *xi = x + i0 * ldx;
+            float *yi = y + i0 * ldy;
+#define MMV_FULL(NT) mmv_full_kernel<T, NT><<<blocks, 32 * MMV_WARPS, sm, st>>>(wd, w->row_bytes, w->k, w->m, xi, ldx, nb, yi, ldy, (int)rpw)
+            if (ntf == 1) MMV_FULL(1);
+            else if (ntf == 2) MMV_FULL(2);
+            else if (ntf == 4) MMV_FULL(4);
+            else MMV_FULL(8);
+#undef MMV_FULL
+        }
+        return;
+    }
     /* two rows per warp once that still leaves two blocks per multiprocessor */
-    bool r2 = w->m >= 2 * 2 * 132 * MMV_WARPS;
+    bool r2 = w->m >= 2 * 2 * dev->n_sm * MMV_WARPS;
     int64_t rows_per_block = MMV_WARPS * (r2 ? 2 : 1);
     unsigned blocks = (unsigned)((w->m + rows_per_block - 1) / rows_per_block);
     for (int64_t i0 = 0; i0 < n; i0 += 8) { /* 8 activation rows per pass over the weights */
@@ -120,6 +141,7 @@ static int check_x(const float *x, int64_t ldx, int64_t k, latte_err *err) {
 extern "C" int cuda_matmul(cuda_stream s, const cuda_weight *w, const float *x, int64_t ldx, int64_t n, float *y,
                            int64_t ldy, latte_err *err) {
     int rc;
+    if (!cuda_dev_current()) return err_set(err, LATTE_E_ARG, "cuda matmul: cuda_ops_init was not called for this device");
     if ((rc = cuda_weight_check(w, err)) || (rc = check_x(x, ldx, w->k, err))) return rc;
     if (n <= 0) return n == 0 ? 0 : err_set(err, LATTE_E_ARG, "cuda matmul: n = %lld", (long long)n);
     if (n > 1 && ldy < w->m) return err_set(err, LATTE_E_ARG, "cuda matmul: ldy %lld < m %lld", (long long)ldy, (long long)w->m);

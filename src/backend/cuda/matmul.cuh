@@ -83,6 +83,79 @@ __device__ __forceinline__ void mmv_rows(mmv_smem<NT> &sm, const uint8_t *const 
         }
 }
 
+/* Mat-vec over the whole row at once: the block stages all of x (NT rows, groups padded to
+ * 36 floats) in dynamic shared memory with one barrier, then each warp walks its rows two at a
+ * time, lane l on groups l, l+32, ... of both (four weight blocks in flight per lane for
+ * k = 2048). For x that fits (MMV_FULL_SMEM); larger k x n use the chunked mmv_rows. */
+#define MMV_FULL_SMEM ((size_t)100 * 1024)
+
+static inline size_t mmv_full_smem(int64_t k, int nt) { return (size_t)(k / 32) * MMV_GPAD * 4 * nt; }
+
+template <int T, int NT>
+__device__ __forceinline__ void mmv_full_rows(const float *xs, int64_t ngp, const uint8_t *w, size_t row_bytes,
+                                              int64_t k, int64_t j0, int64_t j1, const float *x, int64_t ldx, int n,
+                                              float *y, int64_t ldy) {
+    const int lane = threadIdx.x & 31;
+    const int64_t ng = k / 32;
+    for (int64_t j = j0; j < j1; j += 2) {
+        const bool two = j + 1 < j1;
+        const uint8_t *r0 = w + j * row_bytes, *r1 = two ? r0 + row_bytes : r0;
+        float a0[NT], a1[NT];
+#pragma unroll
+        for (int t = 0; t < NT; t++) a0[t] = a1[t] = 0.0f;
+        for (int64_t g = lane; g < ng; g += 32) {
+            float v0[32], v1[32];
+            deq32<T>(r0, g, v0);
+            deq32<T>(r1, g, v1);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (t >= n) break;
+                const float *xg = xs + t * ngp + g * MMV_GPAD;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    float4 xv = *(const float4 *)(xg + 4 * i);
+                    a0[t] += v0[4 * i] * xv.x + v0[4 * i + 1] * xv.y + v0[4 * i + 2] * xv.z + v0[4 * i + 3] * xv.w;
+                    a1[t] += v1[4 * i] * xv.x + v1[4 * i + 1] * xv.y + v1[4 * i + 2] * xv.z + v1[4 * i + 3] * xv.w;
+                }
+            }
+        }
+        if (T == QT_F32 || T == QT_F16 || T == QT_BF16)
+            for (int64_t i = ng * 32 + lane; i < k; i += 32) {
+                float u0 = deq1<T>(r0, i), u1 = deq1<T>(r1, i);
+#pragma unroll
+                for (int t = 0; t < NT; t++)
+                    if (t < n) a0[t] += u0 * x[t * ldx + i], a1[t] += u1 * x[t * ldx + i];
+            }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float b0 = a0[t], b1 = a1[t];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                b0 += __shfl_xor_sync(0xffffffffu, b0, o);
+                b1 += __shfl_xor_sync(0xffffffffu, b1, o);
+            }
+            if (lane == 0 && t < n) {
+                y[t * ldy + j] = b0;
+                if (two) y[t * ldy + j + 1] = b1;
+            }
+        }
+    }
+}
+
+/* stages x rows (t < n, zero for n <= t < NT) into xs ([NT][ngp] floats, groups padded) */
+template <int NT>
+__device__ __forceinline__ void mmv_stage_x(float *xs, int64_t ngp, int64_t k, const float *x, int64_t ldx, int n) {
+    const int64_t n4 = k / 32 * 8;
+    for (int64_t q = threadIdx.x; q < NT * n4; q += blockDim.x) {
+        int t = (int)(q / n4);
+        int64_t e4 = q % n4, g = e4 / 8;
+        int i = (int)(e4 % 8);
+        float4 v = t < n ? __ldg((const float4 *)(x + t * ldx + g * 32) + i) : make_float4(0, 0, 0, 0);
+        *(float4 *)(xs + t * ngp + g * MMV_GPAD + 4 * i) = v;
+    }
+    __syncthreads();
+}
+
 /* One 64x64 output tile: weight rows j0.. of w (m rows), activation rows xr[i] (i < nb) of x,
  * results to y rows yr[i]. k a multiple of 32. Uses 128 threads. */
 struct __align__(128) mmt_smem {

@@ -1,4 +1,6 @@
-/* mla.cu: latent (MLA) attention, FlashMLA-style. All heads share one key row [c | k_pe] and
+/* mla.cu: latent (MLA) attention, FlashMLA-style: the entry point, the split plan and the f32
+ * SIMT kernel (f16 / bf16 / q8_0 caches with r = 512 run mla_mma.cu's tensor-core kernel
+ * unless f32_math asks for this one). All heads share one key row [c | k_pe] and
  * the value c, so a block takes HG query rows (a run's (token, head) pairs, several tokens of
  * one sequence side by side) and streams the cache in tiles of 32 rows: each tile is read once
  * into shared memory for all of them, scores and an online softmax per row, then P.c into
@@ -6,9 +8,9 @@
  * and never read past the run's last position. Long contexts split the sequence over blocks
  * (grid.y) and a combine pass merges the partial (max, sum, O). The same kernel serves prefill
  * (many tokens per run: more query-row groups). f32 arithmetic throughout. */
-#include "common.cuh"
+#include "mla.cuh"
 
-enum { MLA_TILE = 32, MLA_THREADS = 256, MLA_MAX_R = 512, MLA_MIN_SPLIT_ROWS = 64 };
+enum { MLA_TILE = 32, MLA_THREADS = 256, MLA_MAX_R = 512 };
 
 /* dequantize rows [row0, row0+nv) of the cache into Ks ([MLA_TILE][ld] floats); rows past nv -> 0 */
 template <int KT>
@@ -51,18 +53,6 @@ __device__ void mla_load_tile(float *Ks, int ld, const uint8_t *cache, size_t ro
     }
 }
 
-struct mla_params {
-    const float *q_lat, *q_pe;
-    const uint8_t *cache;
-    size_t row_bytes;
-    int n_head, r, d_rope, n_ctx_seq, n_split, chunk;
-    float scale;
-    const cuda_run *runs;
-    float *out;            /* n_split == 1 */
-    float *ws_o, *ws_ml;   /* n_split > 1: [n_split][n_tok*n_head][r], [n_split][n_tok*n_head][2] */
-    int n_q;               /* n_tok * n_head */
-};
-
 template <int KT, int HG>
 __global__ void __launch_bounds__(MLA_THREADS) mla_kernel(mla_params p) {
     extern __shared__ float4 smem4[];
@@ -80,14 +70,16 @@ __global__ void __launch_bounds__(MLA_THREADS) mla_kernel(mla_params p) {
     if (kv_hi > kv_lo + p.chunk) kv_hi = kv_lo + p.chunk;
     const int64_t seq_row0 = (int64_t)run.seq * p.n_ctx_seq;
 
-    for (int q = tid; q < HG * D; q += MLA_THREADS) { /* query rows [q_lat | q_pe] */
-        int i = q / D, d = q % D, qr = qr0 + i;
-        float v = 0.0f;
-        if (qr < n_qrun) {
-            int64_t gq = (int64_t)(run.tok0 + qr / H) * H + qr % H;
-            v = d < p.r ? p.q_lat[gq * p.r + d] : p.q_pe[gq * p.d_rope + d - p.r];
+    for (int i = tid / 32; i < HG; i += MLA_THREADS / 32) { /* query rows [q_lat | q_pe], a warp per row */
+        int qr = qr0 + i;
+        int64_t gq = (int64_t)(run.tok0 + qr / H) * H + qr % H;
+        for (int d4 = tid % 32; d4 < D / 4; d4 += 32) {
+            float4 v = make_float4(0, 0, 0, 0);
+            if (qr < n_qrun)
+                v = 4 * d4 < p.r ? __ldg((const float4 *)(p.q_lat + gq * p.r) + d4)
+                                 : __ldg((const float4 *)(p.q_pe + gq * p.d_rope) + d4 - p.r / 4);
+            *(float4 *)&Qs[i * ld + 4 * d4] = v;
         }
-        Qs[i * ld + d] = v;
     }
     if (tid < HG) mrow[tid] = -INFINITY, lrow[tid] = 0.0f;
     float acc[HG][2];
@@ -202,24 +194,17 @@ __global__ void mla_combine_kernel(const float *ws_o, const float *ws_ml, int n_
     }
 }
 
-static int cuda_smem_optin(void) {
-    int dev = 0, optin = 0;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-    return optin;
-}
-
 /* query rows per block: 16 where a block may hold the 16 query rows and a tile in f32 */
-static int mla_hg(void) { return cuda_smem_optin() >= 120 * 1024 ? 16 : 8; }
+static int mla_hg(const cuda_device_info *d) { return d->smem_optin >= 120 * 1024 ? 16 : 8; }
 
 static size_t mla_smem(int hg, int D) { return sizeof(float) * ((size_t)(hg + MLA_TILE) * (D + 4) + MLA_TILE * hg + 3 * hg); }
 
 /* splits over the sequence: enough blocks for two waves, each split at least MLA_MIN_SPLIT_ROWS */
-static void mla_plan(const cuda_mla_args *a, int *n_split, int *chunk) {
-    int dev = 0, n_sm = 1;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev);
-    int hg = mla_hg();
+static void mla_plan(const cuda_mla_args *a, int *n_split, int *chunk, int *rows_per_block) {
+    const cuda_device_info *d = cuda_dev_current();
+    int n_sm = d ? d->n_sm : 1, hg = d ? mla_hg(d) : 8;
+    if (!a->f32_math && mla_mma_supported(a->kv_type, a->r, a->d_rope, d)) hg = 16;
+    *rows_per_block = hg;
     int64_t base = (int64_t)((a->max_run_tok * a->n_head + hg - 1) / hg) * a->n_runs;
     int64_t want = (2 * n_sm + base - 1) / base;
     int64_t most = (a->max_kv_len + MLA_MIN_SPLIT_ROWS - 1) / MLA_MIN_SPLIT_ROWS;
@@ -233,8 +218,8 @@ static void mla_plan(const cuda_mla_args *a, int *n_split, int *chunk) {
 }
 
 extern "C" size_t cuda_mla_workspace_bytes(const cuda_mla_args *a) {
-    int ns, ch;
-    mla_plan(a, &ns, &ch);
+    int ns, ch, hg;
+    mla_plan(a, &ns, &ch, &hg);
     if (ns == 1) return 0;
     return sizeof(float) * (size_t)ns * a->n_tok * a->n_head * (a->r + 2);
 }
@@ -253,12 +238,12 @@ template <int HG> static bool mla_prepare_hg(int D) {
            cudaFuncSetAttribute(mla_kernel<QT_Q8_0, HG>, cudaFuncAttributeMaxDynamicSharedMemorySize, n) == cudaSuccess;
 }
 
-int cuda_mla_prepare(latte_err *err) {
-    int hg = mla_hg(), D = MLA_MAX_R + 64;
-    if (mla_smem(hg, D) > (size_t)cuda_smem_optin())
-        return err_set(err, LATTE_E_UNSUPPORTED, "cuda mla: needs %zu bytes of shared memory per block, the device has %d",
-                       mla_smem(hg, D), cuda_smem_optin());
-    if (!(hg == 16 ? mla_prepare_hg<16>(D) : mla_prepare_hg<8>(D)))
+int cuda_mla_prepare(const cuda_device_info *d, latte_err *err) {
+    int hg = mla_hg(d), D = MLA_MAX_R + 64;
+    if (mla_smem(hg, D) > d->smem_optin)
+        return err_set(err, LATTE_E_UNSUPPORTED, "cuda mla: needs %zu bytes of shared memory per block, the device has %zu",
+                       mla_smem(hg, D), d->smem_optin);
+    if (!(hg == 16 ? mla_prepare_hg<16>(D) : mla_prepare_hg<8>(D)) || !mla_mma_prepare(d))
         return err_set(err, LATTE_E_UNSUPPORTED, "cuda mla: %s", cudaGetErrorString(cudaGetLastError()));
     return 0;
 }
@@ -278,13 +263,17 @@ extern "C" int cuda_mla_attn(cuda_stream s, const cuda_mla_args *a, void *ws, si
     }
     if ((a->kv_type == QT_F16 || a->kv_type == QT_BF16 || a->kv_type == QT_F32) && ((uintptr_t)a->kv_cache % 16 || row_bytes % 16))
         return err_set(err, LATTE_E_ARG, "cuda mla: cache rows must be 16-byte aligned");
+    if ((uintptr_t)a->q_lat % 16 || (uintptr_t)a->q_pe % 16)
+        return err_set(err, LATTE_E_ARG, "cuda mla: q_lat and q_pe must be 16-byte aligned");
     if (a->n_runs == 0 || a->max_run_tok == 0 || a->n_tok == 0) return 0;
-    int ns, ch;
-    mla_plan(a, &ns, &ch);
+    int ns, ch, hg;
+    mla_plan(a, &ns, &ch, &hg);
     size_t need = cuda_mla_workspace_bytes(a);
     if (ns > 1 && (!ws || ws_bytes < need))
         return err_set(err, LATTE_E_ARG, "cuda mla: needs %zu bytes of workspace, got %zu", need, ws_bytes);
-    int hg = mla_hg();
+    const cuda_device_info *dev = cuda_dev_current();
+    if (!dev) return err_set(err, LATTE_E_ARG, "cuda mla: cuda_ops_init was not called for this device");
+    bool mma = !a->f32_math && mla_mma_supported(a->kv_type, a->r, a->d_rope, dev);
     mla_params p;
     p.q_lat = a->q_lat;
     p.q_pe = a->q_pe;
@@ -305,7 +294,8 @@ extern "C" int cuda_mla_attn(cuda_stream s, const cuda_mla_args *a, void *ws, si
     dim3 grid((unsigned)((a->max_run_tok * a->n_head + hg - 1) / hg), (unsigned)ns, (unsigned)a->n_runs);
     size_t smem = mla_smem(hg, D);
     cudaStream_t st = CUDA_STREAM(s);
-    switch (a->kv_type) {
+    if (mma) mla_mma_launch(a->kv_type, p, grid, st);
+    else switch (a->kv_type) {
     case QT_F32: hg == 16 ? launch_mla<QT_F32, 16>(p, grid, smem, st) : launch_mla<QT_F32, 8>(p, grid, smem, st); break;
     case QT_F16: hg == 16 ? launch_mla<QT_F16, 16>(p, grid, smem, st) : launch_mla<QT_F16, 8>(p, grid, smem, st); break;
     case QT_BF16: hg == 16 ? launch_mla<QT_BF16, 16>(p, grid, smem, st) : launch_mla<QT_BF16, 8>(p, grid, smem, st); break;

@@ -32,6 +32,25 @@ __global__ void __launch_bounds__(32 * MMV_WARPS)
     mmv_rows<T, 1, 1>(sm, &row, j < m ? 1 : 0, k, x + (p / n_used) * ldx, ldx, 1, &yr, ldy);
 }
 
+/* the same with the whole x row staged (mmv_full_rows): for k up to ~10900 (48 KB) */
+template <int T>
+__global__ void __launch_bounds__(32 * MMV_WARPS)
+    moe_mmv_full_kernel(const uint8_t *w, size_t row_bytes, size_t expert_bytes, int64_t k, int64_t m,
+                        int64_t n_expert, const int32_t *ids, int n_used, const float *x, int64_t ldx, float *y,
+                        int64_t ldy, int rows_per_warp) {
+    extern __shared__ float4 moe_xs4[];
+    int64_t p = blockIdx.y;
+    int32_t e = ids[p];
+    if (e < 0 || e >= n_expert) return; /* the whole block */
+    const int64_t ngp = k / 32 * MMV_GPAD;
+    const float *xp = x + (p / n_used) * ldx;
+    mmv_stage_x<1>((float *)moe_xs4, ngp, k, xp, ldx, 1);
+    int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
+    int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
+    mmv_full_rows<T, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes, k, j0, j1, xp, ldx, 1,
+                        y + p * ldy, ldy);
+}
+
 __global__ void moe_count_kernel(const int32_t *ids, int64_t n_pairs, int64_t n_expert, int32_t *cnt) {
     int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (p < n_pairs && ids[p] >= 0 && ids[p] < n_expert) atomicAdd(&cnt[ids[p]], 1);
@@ -88,6 +107,16 @@ struct moe_launch {
 template <int T> static void launch_moe(const moe_launch &a) {
     const cuda_weight *w = a.w;
     const uint8_t *wd = (const uint8_t *)w->data;
+    if (a.n_pairs <= MOE_MMV_MAX_PAIRS && mmv_full_smem(w->k, 1) <= 48 * 1024) {
+        /* rows spread so that all pairs together fill ~32 warps per SM */
+        const cuda_device_info *dev = cuda_dev_current();
+        int64_t warps = (int64_t)(dev ? dev->n_sm : 132) * 32, rpw = (w->m * a.n_pairs + warps - 1) / warps;
+        dim3 grid((unsigned)((w->m + rpw * MMV_WARPS - 1) / (rpw * MMV_WARPS)), (unsigned)a.n_pairs);
+        moe_mmv_full_kernel<T><<<grid, 32 * MMV_WARPS, mmv_full_smem(w->k, 1), a.st>>>(
+            wd, w->row_bytes, w->expert_bytes, w->k, w->m, w->n_expert, a.ids, a.n_used, a.x, a.ldx, a.y, a.ldy,
+            (int)rpw);
+        return;
+    }
     if (a.n_pairs <= MOE_MMV_MAX_PAIRS) {
         dim3 grid((unsigned)((w->m + MMV_WARPS - 1) / MMV_WARPS), (unsigned)a.n_pairs);
         moe_mmv_kernel<T><<<grid, 32 * MMV_WARPS, 0, a.st>>>(wd, w->row_bytes, w->expert_bytes, w->k, w->m,
