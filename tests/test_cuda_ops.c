@@ -192,6 +192,10 @@ static void test_matmul(void) {
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) test_matmul_one(t, k, 37, ns[i]);
         test_matmul_one(t, k, 131, 1);
         if (t == QT_Q4_0 || t == QT_Q4_K || t == QT_F16) test_matmul_one(t, 3072, 37, 5); /* x too big for one stage: chunked */
+        if (t == QT_Q4_0 || t == QT_Q8_0 || t == QT_Q6_K) { /* several rows per warp, the last group partial */
+            test_matmul_one(t, k, 9001, 1);
+            test_matmul_one(t, k, 9001, 3);
+        }
         if (t == QT_F32 || t == QT_F16 || t == QT_BF16) { /* rows not a multiple of 32 */
             test_matmul_one(t, 100, 29, 1);
             test_matmul_one(t, 100, 29, 11);
@@ -202,7 +206,7 @@ static void test_matmul(void) {
 /* ---- MoE ---- */
 
 static void test_moe_one(uint32_t t, int64_t E, int n_used, int64_t n, int skew, const char *tag) {
-    int64_t k = (t == QT_Q4_K || t == QT_Q6_K) ? 512 : 288, m = 45, ldx = k + 4, ldy = m;
+    int64_t k = (t == QT_Q4_K || t == QT_Q6_K) ? 512 : 288, m = strcmp(tag, "wide") ? 45 : 1500, ldx = k + 4, ldy = m;
     int64_t pairs = n * n_used;
     float *wq = xmalloc(sizeof(float) * k * m * E), *x = xmalloc(sizeof(float) * ldx * n);
     uint8_t *w = make_weight(t, k, m * E, wq);
@@ -268,6 +272,8 @@ static void test_moe(void) {
     test_moe_one(QT_F16, 20, 2, 70, 0, "sparse");
     test_moe_one(QT_Q8_0, 6, 2, 1500, 4, "dense");        /* hundreds of rows per expert, two idle */
     test_moe_one(QT_Q4_0, 64, 1, 90, 0, "down");          /* n_used 1: one x row per pair */
+    test_moe_one(QT_Q8_0, 8, 6, 1, 0, "wide");            /* several rows per warp */
+    test_moe_one(QT_Q4_0, 8, 6, 1, 0, "wide");
 }
 
 /* ---- get_rows ---- */

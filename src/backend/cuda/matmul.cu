@@ -37,7 +37,10 @@ __global__ void __launch_bounds__(32 * MMV_WARPS) mmv_full_kernel(const uint8_t 
     mmv_stage_x<NT>((float *)mmv_xs4, ngp, k, x, ldx, n);
     int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
     int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
-    mmv_full_rows<T, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, x, ldx, n, y, ldy);
+    if (T == QT_Q4_0 || T == QT_Q8_0)
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, n, y,
+                                                            ldy);
+    else mmv_full_rows<T, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, x, ldx, n, y, ldy);
 }
 
 /* raises the full mat-vec kernels' shared memory limit to MMV_FULL_SMEM (cuda_ops_init) */
@@ -83,6 +86,7 @@ static void launch_mm(cudaStream_t st, const cuda_weight *w, const float *x, int
     int ntf = n == 1 ? 1 : n == 2 ? 2 : n <= 4 ? 4 : 8;
     if (mmv_full_smem(w->k, ntf) <= lim) { /* whole x in shared memory; rows spread over ~32 warps per SM */
         int64_t warps = (int64_t)dev->n_sm * 32, rpw = (w->m + warps - 1) / warps;
+        if ((T == QT_Q4_0 || T == QT_Q8_0) && rpw > 1) rpw = (rpw + 3) / 4 * 4; /* whole groups of four rows */
         unsigned blocks = (unsigned)((w->m + rpw * MMV_WARPS - 1) / (rpw * MMV_WARPS));
         size_t sm = mmv_full_smem(w->k, ntf);
         for (int64_t i0 = 0; i0 < n; i0 += 8) {

@@ -174,24 +174,41 @@ __global__ void __launch_bounds__(MLA_THREADS) mla_kernel(mla_params p) {
     }
 }
 
-/* one block per query row (token, head): merge the splits' partial softmax results */
+/* merge the splits' partial softmax results: block (query row, 128 columns); the split weights
+ * exp(m_s - M) go to shared memory once, then each thread sums its column over the splits */
+__device__ float block_reduce(float v, bool is_max, float *red) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float u = __shfl_xor_sync(0xffffffffu, v, o);
+        v = is_max ? fmaxf(v, u) : v + u;
+    }
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x / 32] = v;
+    __syncthreads();
+    v = red[0];
+    for (int w = 1; w < (int)blockDim.x / 32; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
+    return v;
+}
+
 __global__ void mla_combine_kernel(const float *ws_o, const float *ws_ml, int n_split, int n_q, int r, float *out) {
-    int64_t gq = blockIdx.x;
+    extern __shared__ float wsplit[]; /* [n_split] */
+    __shared__ float red[32];
+    const int64_t gq = blockIdx.x;
     float M = -INFINITY;
-    for (int s = 0; s < n_split; s++) M = fmaxf(M, ws_ml[((int64_t)s * n_q + gq) * 2]);
+    for (int s = threadIdx.x; s < n_split; s += blockDim.x) M = fmaxf(M, ws_ml[((int64_t)s * n_q + gq) * 2]);
+    M = block_reduce(M, true, red);
     float L = 0.0f;
-    for (int s = 0; s < n_split; s++) {
-        float m = ws_ml[((int64_t)s * n_q + gq) * 2];
-        if (m != -INFINITY) L += expf(m - M) * ws_ml[((int64_t)s * n_q + gq) * 2 + 1];
+    for (int s = threadIdx.x; s < n_split; s += blockDim.x) {
+        float m = ws_ml[((int64_t)s * n_q + gq) * 2], w = m == -INFINITY ? 0.0f : expf(m - M);
+        wsplit[s] = w;
+        L += w * ws_ml[((int64_t)s * n_q + gq) * 2 + 1];
     }
-    for (int c = threadIdx.x; c < r; c += blockDim.x) {
-        float o = 0.0f;
-        for (int s = 0; s < n_split; s++) {
-            float m = ws_ml[((int64_t)s * n_q + gq) * 2];
-            if (m != -INFINITY) o += expf(m - M) * ws_o[((int64_t)s * n_q + gq) * r + c];
-        }
-        out[gq * r + c] = L > 0.0f ? o / L : 0.0f;
-    }
+    L = block_reduce(L, false, red); /* its barriers also publish wsplit */
+    int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= r) return;
+    float o = 0.0f;
+    for (int s = 0; s < n_split; s++)
+        if (wsplit[s] != 0.0f) o += wsplit[s] * ws_o[((int64_t)s * n_q + gq) * r + c];
+    out[gq * r + c] = L > 0.0f ? o / L : 0.0f;
 }
 
 /* query rows per block: 16 where a block may hold the 16 query rows and a tile in f32 */
@@ -301,6 +318,8 @@ extern "C" int cuda_mla_attn(cuda_stream s, const cuda_mla_args *a, void *ws, si
     case QT_BF16: hg == 16 ? launch_mla<QT_BF16, 16>(p, grid, smem, st) : launch_mla<QT_BF16, 8>(p, grid, smem, st); break;
     default: hg == 16 ? launch_mla<QT_Q8_0, 16>(p, grid, smem, st) : launch_mla<QT_Q8_0, 8>(p, grid, smem, st); break;
     }
-    if (ns > 1) mla_combine_kernel<<<p.n_q, 128, 0, st>>>(p.ws_o, p.ws_ml, ns, p.n_q, a->r, a->out);
+    if (ns > 1)
+        mla_combine_kernel<<<dim3((unsigned)p.n_q, (unsigned)((a->r + 127) / 128)), 128, sizeof(float) * ns, st>>>(
+            p.ws_o, p.ws_ml, ns, p.n_q, a->r, a->out);
     return cuda_check_launch(err, "mla");
 }

@@ -6,7 +6,7 @@
 
 #include "common.cuh"
 
-enum { MLA_MIN_SPLIT_ROWS = 64 };
+enum { MLA_MIN_SPLIT_ROWS = 128 };
 
 struct mla_params {
     const float *q_lat, *q_pe;

@@ -47,8 +47,11 @@ __global__ void __launch_bounds__(32 * MMV_WARPS)
     mmv_stage_x<1>((float *)moe_xs4, ngp, k, xp, ldx, 1);
     int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
     int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
-    mmv_full_rows<T, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes, k, j0, j1, xp, ldx, 1,
-                        y + p * ldy, ldy);
+    if (T == QT_Q4_0 || T == QT_Q8_0)
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes,
+                                                           k, j0, j1, 1, y + p * ldy, ldy);
+    else mmv_full_rows<T, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes, k, j0, j1, xp, ldx, 1,
+                             y + p * ldy, ldy);
 }
 
 __global__ void moe_count_kernel(const int32_t *ids, int64_t n_pairs, int64_t n_expert, int32_t *cnt) {
@@ -111,6 +114,7 @@ template <int T> static void launch_moe(const moe_launch &a) {
         /* rows spread so that all pairs together fill ~32 warps per SM */
         const cuda_device_info *dev = cuda_dev_current();
         int64_t warps = (int64_t)(dev ? dev->n_sm : 132) * 32, rpw = (w->m * a.n_pairs + warps - 1) / warps;
+        if ((T == QT_Q4_0 || T == QT_Q8_0) && rpw > 1) rpw = (rpw + 3) / 4 * 4;
         dim3 grid((unsigned)((w->m + rpw * MMV_WARPS - 1) / (rpw * MMV_WARPS)), (unsigned)a.n_pairs);
         moe_mmv_full_kernel<T><<<grid, 32 * MMV_WARPS, mmv_full_smem(w->k, 1), a.st>>>(
             wd, w->row_bytes, w->expert_bytes, w->k, w->m, w->n_expert, a.ids, a.n_used, a.x, a.ldx, a.y, a.ldy,
