@@ -3,7 +3,7 @@
  * in Q4_0 (and a few other types), the MoE decode product, the tf32 tile product at n = 512,
  * and FlashMLA-style latent attention at depths 0, 4096 and 16384 with 16 and 128 heads.
  * Weights are cycled over copies worth >= 1 GB so every read comes from HBM, not L2.
- * Times are medians of 7 timed passes (CUDA events) after a warm-up.
+ * Times are medians of 7 replays of a CUDA graph holding all the calls, after a warm-up.
  * Build: make CUDA=1 (build-cuda/bench_cuda_decode). Run: build-cuda/bench_cuda_decode */
 #include <math.h>
 #include <stdbool.h>
@@ -60,20 +60,35 @@ static void dfix_scales(void *d, size_t n, int block_bytes) {
 
 typedef void (*bench_fn)(void *ctx, int copy);
 
-/* median ms per call of fn over n_copies rotating copies */
+static cudaStream_t bench_stream;
+
+/* median ms per call of fn over n_copies rotating copies: the calls are captured once into a
+ * CUDA graph and the graph replayed, as the engine will replay a decode step, so the figures
+ * are device time without the host's per-launch cost (about 5 us a launch on the lent machine) */
 static float time_calls(bench_fn fn, void *ctx, int n_copies, int calls) {
     cudaEvent_t a, b;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
     cudaEventCreate(&a), cudaEventCreate(&b);
-    for (int i = 0; i < calls; i++) fn(ctx, i % n_copies); /* warm-up */
+    for (int i = 0; i < calls; i++) fn(ctx, i % n_copies); /* warm-up, outside the graph */
+    cudaStreamBeginCapture(bench_stream, cudaStreamCaptureModeGlobal);
+    for (int i = 0; i < calls; i++) fn(ctx, i % n_copies);
+    cudaStreamEndCapture(bench_stream, &graph);
+    if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+        fprintf(stderr, "graph: %s\n", cudaGetErrorString(cudaGetLastError()));
+        exit(1);
+    }
+    cudaGraphLaunch(exec, bench_stream);
     float t[REPS];
     for (int r = 0; r < REPS; r++) {
-        cudaEventRecord(a, 0);
-        for (int i = 0; i < calls; i++) fn(ctx, i % n_copies);
-        cudaEventRecord(b, 0);
+        cudaEventRecord(a, bench_stream);
+        cudaGraphLaunch(exec, bench_stream);
+        cudaEventRecord(b, bench_stream);
         cudaEventSynchronize(b);
         cudaEventElapsedTime(&t[r], a, b);
         t[r] /= calls;
     }
+    cudaGraphExecDestroy(exec), cudaGraphDestroy(graph);
     cudaEventDestroy(a), cudaEventDestroy(b);
     qsort(t, REPS, sizeof(float), cmpf);
     cudaError_t e = cudaGetLastError();
@@ -89,7 +104,7 @@ typedef struct {
 static void copy_call(void *c, int i) {
     copy_ctx *x = c;
     (void)i;
-    cudaMemcpyAsync(x->dst, x->src, x->n, cudaMemcpyDeviceToDevice, 0);
+    cudaMemcpyAsync(x->dst, x->src, x->n, cudaMemcpyDeviceToDevice, bench_stream);
 }
 
 /* ---- matmul ---- */
@@ -103,7 +118,7 @@ static void mm_call(void *c, int i) {
     mm_ctx *x = c;
     cuda_weight w = x->w;
     w.data = (const uint8_t *)x->w.data + (size_t)i * x->stride;
-    if (cuda_matmul(NULL, &w, x->x, w.k, x->n, x->y, w.m, &err)) fprintf(stderr, "%s\n", err.msg);
+    if (cuda_matmul(bench_stream, &w, x->x, w.k, x->n, x->y, w.m, &err)) fprintf(stderr, "%s\n", err.msg);
 }
 
 static void bench_matmul(uint32_t type, const char *label, int64_t k, int64_t m, int64_t n, double bw_copy) {
@@ -145,7 +160,7 @@ static void moe_call(void *c, int i) {
     moe_ctx *x = c;
     cuda_weight w = x->w;
     w.data = (const uint8_t *)x->w.data + (size_t)i * x->stride;
-    if (cuda_moe_matmul(NULL, &w, x->ids, x->n_used, x->x, w.k, 1, x->y, w.m, NULL, 0, &err))
+    if (cuda_moe_matmul(bench_stream, &w, x->ids, x->n_used, x->x, w.k, 1, x->y, w.m, NULL, 0, &err))
         fprintf(stderr, "%s\n", err.msg);
 }
 
@@ -180,7 +195,7 @@ typedef struct {
 static void mla_call(void *c, int i) {
     mla_ctx *x = c;
     x->a.kv_cache = (const uint8_t *)x->cache0 + (size_t)i * x->stride;
-    if (cuda_mla_attn(NULL, &x->a, x->ws, x->ws_bytes, &err)) fprintf(stderr, "%s\n", err.msg);
+    if (cuda_mla_attn(bench_stream, &x->a, x->ws, x->ws_bytes, &err)) fprintf(stderr, "%s\n", err.msg);
 }
 
 static void bench_mla(uint32_t type, int H, int depth, int n_tok, bool f32_math, double bw_copy) {
@@ -229,7 +244,9 @@ int main(int argc, char **argv) {
         printf("no usable GPU: %s\n", err.msg);
         return 0;
     }
-    printf("# %s, sm_%d%d, %d SMs\n", info.name, info.cc_major, info.cc_minor, info.n_sm);
+    printf("# %s, sm_%d%d, %d SMs; times are device time per call from CUDA graph replays\n", info.name,
+           info.cc_major, info.cc_minor, info.n_sm);
+    cudaStreamCreateWithFlags(&bench_stream, cudaStreamNonBlocking);
     copy_ctx cc = {dmalloc(SPAN), dmalloc(SPAN), SPAN};
     float ms = time_calls(copy_call, &cc, 1, 10);
     double bw = 2.0 * SPAN / (ms * 1e-3) / 1e9; /* bytes read + written */

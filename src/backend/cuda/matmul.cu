@@ -37,7 +37,7 @@ __global__ void __launch_bounds__(32 * MMV_WARPS) mmv_full_kernel(const uint8_t 
     mmv_stage_x<NT>((float *)mmv_xs4, ngp, k, x, ldx, n);
     int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
     int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
-    if (T == QT_Q4_0 || T == QT_Q8_0)
+    if ((T == QT_Q4_0 || T == QT_Q8_0) && rows_per_warp >= 4)
         mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, n, y,
                                                             ldy);
     else mmv_full_rows<T, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, x, ldx, n, y, ldy);
@@ -84,7 +84,9 @@ static void launch_mm(cudaStream_t st, const cuda_weight *w, const float *x, int
     const cuda_device_info *dev = cuda_dev_current();
     size_t lim = dev->smem_optin < MMV_FULL_SMEM ? dev->smem_optin : MMV_FULL_SMEM;
     int ntf = n == 1 ? 1 : n == 2 ? 2 : n <= 4 ? 4 : 8;
-    if (mmv_full_smem(w->k, ntf) <= lim) { /* whole x in shared memory; rows spread over ~32 warps per SM */
+    /* whole x in shared memory, rows spread over ~32 warps per SM; past k = 4096 staging x per
+     * block costs more than the chunked kernel's barriers (measured on the H200) */
+    if (w->k <= 4096 && mmv_full_smem(w->k, ntf) <= lim) {
         int64_t warps = (int64_t)dev->n_sm * 32, rpw = (w->m + warps - 1) / warps;
         if ((T == QT_Q4_0 || T == QT_Q8_0) && rpw > 1) rpw = (rpw + 3) / 4 * 4; /* whole groups of four rows */
         unsigned blocks = (unsigned)((w->m + rpw * MMV_WARPS - 1) / (rpw * MMV_WARPS));
