@@ -400,6 +400,23 @@ static void test_elementwise(void) {
         for (int64_t i = 0; i < (int64_t)rows * d; i++) ref[i] = (double)a[i] + b[i % d];
         check("add_bias", y, ref, (size_t)rows * d, 1e-7);
     }
+    /* copy: aligned (16-byte path plus a tail) and misaligned by one byte */
+    for (int mis = 0; mis < 2; mis++) {
+        size_t nb = 100003 * 4 - 3 - mis;
+        const char *name = mis ? "copy.misaligned" : "copy.aligned";
+        uint8_t *h = xmalloc(nb + 1), *back = xmalloc(nb + 1);
+        for (size_t i = 0; i < nb + 1; i++) h[i] = (uint8_t)rnd_u32();
+        uint8_t *ds = dev_up(h, nb + 1), *dd = dev_up(NULL, nb + 1);
+        if (cuda_copy(NULL, dd + mis, ds + mis, nb, &err)) report(name, 0, err.msg);
+        else {
+            dev_down(back, dd, nb + 1 + mis > nb + 1 ? nb + 1 : nb + 1);
+            int ok = memcmp(back + mis, h + mis, nb) == 0 && (mis == 0 || back[0] == 0xff) &&
+                     (mis == 1 || back[nb] == 0xff);
+            report(name, ok, "bytes differ, or a byte outside [dst, dst + n) was written");
+        }
+        cudaFree(ds), cudaFree(dd);
+        free(h), free(back);
+    }
     cudaFree(da), cudaFree(db), cudaFree(dy);
     free(a), free(b), free(y), free(ref);
 }

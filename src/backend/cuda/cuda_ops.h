@@ -84,6 +84,8 @@ int cuda_rope(cuda_stream s, float *x, int n_tok, int n_head, int64_t ld_tok, in
 int cuda_add(cuda_stream s, const float *a, const float *b, float *y, int64_t n, latte_err *err);
 int cuda_silu_mul(cuda_stream s, const float *g, const float *u, float *y, int64_t n, latte_err *err);
 int cuda_add_bias(cuda_stream s, float *x, const float *bias, int n, int d, latte_err *err);
+/* dst[0..n) = src[0..n) (device to device, a kernel: it runs inside graphs at full speed) */
+int cuda_copy(cuda_stream s, void *dst, const void *src, size_t n, latte_err *err);
 
 /* DeepSeek MoE routing, the same function as graph_route (src/graph/moe.c). */
 typedef struct cuda_route_params {

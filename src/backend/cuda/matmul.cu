@@ -38,8 +38,11 @@ __global__ void __launch_bounds__(32 * MMV_WARPS) mmv_full_kernel(const uint8_t 
     int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
     int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
     if ((T == QT_Q4_0 || T == QT_Q8_0) && rows_per_warp >= 4)
-        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, n, y,
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, NT, 4>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, n, y,
                                                             ldy);
+    else if (T == QT_Q4_0 || T == QT_Q8_0)
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, NT, 1>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, n, y,
+                                                               ldy);
     else mmv_full_rows<T, NT>((const float *)mmv_xs4, ngp, w, row_bytes, k, j0, j1, x, ldx, n, y, ldy);
 }
 

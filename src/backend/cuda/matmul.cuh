@@ -142,7 +142,7 @@ __device__ __forceinline__ void mmv_full_rows(const float *xs, int64_t ngp, cons
     }
 }
 
-/* q4_0 / q8_0 rows four at a time: the raw blocks of four rows (and two groups for q4_0) are
+/* q4_0 / q8_0 rows R (1 or 4) at a time: the raw blocks of R rows and G groups are
  * loaded before any arithmetic so that each lane has 72-136 bytes in flight; quants become
  * floats by the exponent trick (byte | 0x4B000000 is 2^23 + byte as a float: one PRMT and one
  * FADD instead of an I2F, which runs at a quarter of the FMA rate). */
@@ -188,27 +188,27 @@ template <int T> __device__ __forceinline__ float mmv_dotraw(const uint32_t *w, 
     return a * d;
 }
 
-template <int T, int NT>
+template <int T, int NT, int R>
 __device__ __forceinline__ void mmv_full_rows4(const float *xs, int64_t ngp, const uint8_t *wt, size_t row_bytes,
                                                int64_t k, int64_t j0, int64_t j1, int n, float *y, int64_t ldy) {
-    constexpr int W = mmv_raw<T>::WORDS, G = mmv_raw<T>::GROUPS;
+    constexpr int W = mmv_raw<T>::WORDS, G = R <= 2 ? 2 : mmv_raw<T>::GROUPS;
     const int lane = threadIdx.x & 31;
     const int64_t ng = k / 32;
-    for (int64_t j = j0; j < j1; j += 4) {
-        const uint8_t *rows[4];
+    for (int64_t j = j0; j < j1; j += R) {
+        const uint8_t *rows[R];
 #pragma unroll
-        for (int r = 0; r < 4; r++) rows[r] = wt + (j + r < j1 ? j + r : j1 - 1) * row_bytes;
-        float acc[4][NT];
+        for (int r = 0; r < R; r++) rows[r] = wt + (j + r < j1 ? j + r : j1 - 1) * row_bytes;
+        float acc[R][NT];
 #pragma unroll
-        for (int r = 0; r < 4; r++)
+        for (int r = 0; r < R; r++)
 #pragma unroll
             for (int t = 0; t < NT; t++) acc[r][t] = 0.0f;
         for (int64_t g0 = lane; g0 < ng; g0 += 32 * G) {
-            uint32_t raw[G][4][W];
+            uint32_t raw[G][R][W];
 #pragma unroll
             for (int q = 0; q < G; q++)
 #pragma unroll
-                for (int r = 0; r < 4; r++) mmv_ldraw<T>(rows[r], g0 + 32 * q < ng ? g0 + 32 * q : g0, raw[q][r]);
+                for (int r = 0; r < R; r++) mmv_ldraw<T>(rows[r], g0 + 32 * q < ng ? g0 + 32 * q : g0, raw[q][r]);
 #pragma unroll
             for (int q = 0; q < G; q++) {
                 if (g0 + 32 * q >= ng) break;
@@ -217,12 +217,12 @@ __device__ __forceinline__ void mmv_full_rows4(const float *xs, int64_t ngp, con
                     if (t >= n) break;
                     const float *xg = xs + t * ngp + (g0 + 32 * q) * MMV_GPAD;
 #pragma unroll
-                    for (int r = 0; r < 4; r++) acc[r][t] += mmv_dotraw<T>(raw[q][r], xg);
+                    for (int r = 0; r < R; r++) acc[r][t] += mmv_dotraw<T>(raw[q][r], xg);
                 }
             }
         }
 #pragma unroll
-        for (int r = 0; r < 4; r++)
+        for (int r = 0; r < R; r++)
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 float b = acc[r][t];

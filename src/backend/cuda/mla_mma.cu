@@ -58,12 +58,28 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
     if (kv_hi > kv_lo + p.chunk) kv_hi = kv_lo + p.chunk;
     const int64_t seq_row0 = (int64_t)run.seq * p.n_ctx_seq;
 
-    for (int i = warp; i < MM_ROWS; i += MM_THREADS / 32) { /* queries, rounded to 16 bits */
-        int qr = qr0 + i;
-        int64_t gq = (int64_t)(run.tok0 + qr / H) * H + qr % H;
-        for (int d = lane; d < D; d += 32) {
-            float v = qr < n_qrun ? (d < p.r ? p.q_lat[gq * p.r + d] : p.q_pe[gq * p.d_rope + d - p.r]) : 0.0f;
-            Qh[i * L.ldq + d] = to16<BF>(v);
+    { /* queries, rounded to 16 bits: every load issued before the first store (D <= 576) */
+        constexpr int PER = MM_ROWS * 576 / 4 / MM_THREADS; /* 9 float4 per thread */
+        const int d4n = D / 4;
+        float4 qv[PER];
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            int q = tid + u * MM_THREADS, i = q / d4n, d4 = q % d4n, qr = qr0 + i;
+            qv[u] = make_float4(0, 0, 0, 0);
+            if (i < MM_ROWS && qr < n_qrun) {
+                int64_t gq = (int64_t)(run.tok0 + qr / H) * H + qr % H;
+                qv[u] = 4 * d4 < p.r ? __ldg((const float4 *)(p.q_lat + gq * p.r) + d4)
+                                     : __ldg((const float4 *)(p.q_pe + gq * p.d_rope) + d4 - p.r / 4);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            int q = tid + u * MM_THREADS, i = q / d4n, d4 = q % d4n;
+            if (i < MM_ROWS) {
+                unsigned short *o = Qh + i * L.ldq + 4 * d4;
+                *(uint32_t *)o = pack(to16<BF>(qv[u].x), to16<BF>(qv[u].y));
+                *(uint32_t *)(o + 2) = pack(to16<BF>(qv[u].z), to16<BF>(qv[u].w));
+            }
         }
     }
     if (tid < MM_ROWS) mrow[tid] = -INFINITY, lrow[tid] = 0.0f;
@@ -93,14 +109,16 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
                     for (int i = 0; i < 32; i += 2) *(uint32_t *)(o + i) = 0;
                 }
             }
-        } else { /* f16 / bf16 rows copied as they are, 16 bytes at a time */
+        } else { /* f16 / bf16 rows copied as they are, 16 bytes at a time, all in flight at once
+                  * (cp.async); rows past nv are zero-filled without reading the cache */
             const int n8 = D / 8;
             for (int q = tid; q < MM_TILE * n8; q += MM_THREADS) {
                 int t = q / n8, c = q % n8;
-                uint4 u = t < nv ? __ldg((const uint4 *)(p.cache + (seq_row0 + t0 + t) * p.row_bytes) + c)
-                                 : make_uint4(0, 0, 0, 0);
-                *(uint4 *)(Kh + t * L.ldk + 8 * c) = u;
+                const uint8_t *src = t < nv ? p.cache + (seq_row0 + t0 + t) * p.row_bytes + 16 * c : p.cache;
+                unsigned dst = (unsigned)__cvta_generic_to_shared(Kh + t * L.ldk + 8 * c);
+                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(t < nv ? 16 : 0));
             }
+            asm volatile("cp.async.wait_all;\n" ::);
         }
         __syncthreads();
         { /* S = Q K^T: warp w takes cache rows 8w .. 8w+7 */
@@ -184,6 +202,7 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
 
 bool mla_mma_supported(uint32_t kv_type, int r, int d_rope, const cuda_device_info *d) {
     return (kv_type == QT_F16 || kv_type == QT_BF16 || kv_type == QT_Q8_0) && r == MM_R && d_rope % 32 == 0 &&
+           d_rope <= 64 &&
            d && mm_layout(r + d_rope).bytes() <= d->smem_optin;
 }
 

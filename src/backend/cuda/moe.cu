@@ -48,8 +48,11 @@ __global__ void __launch_bounds__(32 * MMV_WARPS)
     int64_t j0 = ((int64_t)blockIdx.x * MMV_WARPS + threadIdx.x / 32) * rows_per_warp;
     int64_t j1 = j0 + rows_per_warp < m ? j0 + rows_per_warp : m;
     if ((T == QT_Q4_0 || T == QT_Q8_0) && rows_per_warp >= 4)
-        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes,
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, 1, 4>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes,
                                                            k, j0, j1, 1, y + p * ldy, ldy);
+    else if (T == QT_Q4_0 || T == QT_Q8_0)
+        mmv_full_rows4<T == QT_Q8_0 ? QT_Q8_0 : QT_Q4_0, 1, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes,
+                                                              k, j0, j1, 1, y + p * ldy, ldy);
     else mmv_full_rows<T, 1>((const float *)moe_xs4, ngp, w + e * expert_bytes, row_bytes, k, j0, j1, xp, ldx, 1,
                              y + p * ldy, ldy);
 }
