@@ -10,11 +10,16 @@
 
 enum { MM_TILE = 64, MM_ROWS = 16, MM_THREADS = 256, MM_R = 512 };
 
-/* shared layout in 16-bit words: Q [16][ldq], K [64][ldk], P [16][ldp]; then f32 S [16][lds] */
+/* shared layout in 16-bit words: Q [16][ldq], K [nb][64][ldk], P [16][ldp]; then f32 S [16][lds].
+ * nb = 2 (f16 / bf16 where 175 KB fit, sm_90): the next tile streams in by cp.async while this
+ * one is computed */
 struct mm_layout {
-    int D, ldq, ldk, ldp, lds;
-    __host__ __device__ mm_layout(int D_) : D(D_), ldq(D_ + 8), ldk(D_ + 8), ldp(MM_TILE + 8), lds(MM_TILE + 4) {}
-    __host__ __device__ size_t halves() const { return (size_t)MM_ROWS * ldq + (size_t)MM_TILE * ldk + MM_ROWS * ldp; }
+    int D, nb, ldq, ldk, ldp, lds;
+    __host__ __device__ mm_layout(int D_, int nb_)
+        : D(D_), nb(nb_), ldq(D_ + 8), ldk(D_ + 8), ldp(MM_TILE + 8), lds(MM_TILE + 4) {}
+    __host__ __device__ size_t halves() const {
+        return (size_t)MM_ROWS * ldq + (size_t)nb * MM_TILE * ldk + MM_ROWS * ldp;
+    }
     __host__ __device__ size_t bytes() const { return halves() * 2 + sizeof(float) * (MM_ROWS * lds + 3 * MM_ROWS); }
 };
 
@@ -41,12 +46,25 @@ __device__ __forceinline__ void mma16816(float *c, uint32_t a0, uint32_t a1, uin
 __device__ __forceinline__ uint32_t ld32(const unsigned short *p) { return *(const uint32_t *)p; }
 __device__ __forceinline__ uint32_t pack(unsigned short lo, unsigned short hi) { return (uint32_t)lo | ((uint32_t)hi << 16); }
 
-template <int KT>
+/* issues the cp.async copies of cache rows [t0, t0 + nv) into K (rows past nv: zeros) as one group */
+__device__ __forceinline__ void mm_issue_tile(unsigned short *K, int ldk, const uint8_t *cache, size_t row_bytes,
+                                              int64_t row0, int nv, int D) {
+    const int n8 = D / 8;
+    for (int q = threadIdx.x; q < MM_TILE * n8; q += MM_THREADS) {
+        int t = q / n8, c = q % n8;
+        const uint8_t *src = t < nv ? cache + (row0 + t) * row_bytes + 16 * c : cache;
+        unsigned dst = (unsigned)__cvta_generic_to_shared(K + t * ldk + 8 * c);
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(t < nv ? 16 : 0));
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int KT, int NB>
 __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
     constexpr bool BF = KT == QT_BF16;
     extern __shared__ float4 mm_smem4[];
-    const mm_layout L(p.r + p.d_rope);
-    unsigned short *Qh = (unsigned short *)mm_smem4, *Kh = Qh + MM_ROWS * L.ldq, *Ph = Kh + MM_TILE * L.ldk;
+    const mm_layout L(p.r + p.d_rope, NB);
+    unsigned short *Qh = (unsigned short *)mm_smem4, *Kbase = Qh + MM_ROWS * L.ldq, *Ph = Kbase + NB * MM_TILE * L.ldk;
     float *Sf = (float *)(Ph + MM_ROWS * L.ldp), *alpha = Sf + MM_ROWS * L.lds, *mrow = alpha + MM_ROWS,
           *lrow = mrow + MM_ROWS;
     const int D = L.D, H = p.n_head, tid = threadIdx.x, warp = tid / 32, lane = tid & 31, g = lane / 4, tq = lane % 4;
@@ -91,9 +109,14 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
 #pragma unroll
     for (int h = 0; h < 2; h++) lim[h] = qr0 + g + 8 * h < n_qrun ? run.pos0 + (qr0 + g + 8 * h) / H : -1;
 
-    for (int t0 = kv_lo; t0 < kv_hi; t0 += MM_TILE) {
+    if (NB == 2 && kv_lo < kv_hi) /* the first tile, while the queries are converted */
+        mm_issue_tile(Kbase, L.ldk, p.cache, p.row_bytes, seq_row0 + kv_lo,
+                      kv_hi - kv_lo < MM_TILE ? kv_hi - kv_lo : MM_TILE, D);
+    int it = 0;
+    for (int t0 = kv_lo; t0 < kv_hi; t0 += MM_TILE, it++) {
         const int nv = kv_hi - t0 < MM_TILE ? kv_hi - t0 : MM_TILE;
-        __syncthreads();
+        unsigned short *Kh = Kbase + (NB == 2 ? (it & 1) : 0) * MM_TILE * L.ldk;
+        __syncthreads(); /* every reader of the buffer refilled below is done */
         if (KT == QT_Q8_0) { /* dequantize to f16: one thread per (row, block of 32) */
             const int nb = D / 32;
             for (int q = tid; q < MM_TILE * nb; q += MM_THREADS) {
@@ -109,16 +132,18 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
                     for (int i = 0; i < 32; i += 2) *(uint32_t *)(o + i) = 0;
                 }
             }
-        } else { /* f16 / bf16 rows copied as they are, 16 bytes at a time, all in flight at once
-                  * (cp.async); rows past nv are zero-filled without reading the cache */
-            const int n8 = D / 8;
-            for (int q = tid; q < MM_TILE * n8; q += MM_THREADS) {
-                int t = q / n8, c = q % n8;
-                const uint8_t *src = t < nv ? p.cache + (seq_row0 + t0 + t) * p.row_bytes + 16 * c : p.cache;
-                unsigned dst = (unsigned)__cvta_generic_to_shared(Kh + t * L.ldk + 8 * c);
-                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(t < nv ? 16 : 0));
+        } else if (NB == 2) { /* start the next tile into the other buffer, then wait for this one */
+            int tn = t0 + MM_TILE;
+            if (tn < kv_hi) {
+                mm_issue_tile(Kbase + ((it + 1) & 1) * MM_TILE * L.ldk, L.ldk, p.cache, p.row_bytes, seq_row0 + tn,
+                              kv_hi - tn < MM_TILE ? kv_hi - tn : MM_TILE, D);
+                asm volatile("cp.async.wait_group 1;\n" ::);
+            } else {
+                asm volatile("cp.async.wait_group 0;\n" ::);
             }
-            asm volatile("cp.async.wait_all;\n" ::);
+        } else { /* f16 / bf16 rows copied as they are, 16 bytes at a time, all in flight at once */
+            mm_issue_tile(Kh, L.ldk, p.cache, p.row_bytes, seq_row0 + t0, nv, D);
+            asm volatile("cp.async.wait_group 0;\n" ::);
         }
         __syncthreads();
         { /* S = Q K^T: warp w takes cache rows 8w .. 8w+7 */
@@ -202,21 +227,34 @@ __global__ void __launch_bounds__(MM_THREADS) mla_mma_kernel(mla_params p) {
 
 bool mla_mma_supported(uint32_t kv_type, int r, int d_rope, const cuda_device_info *d) {
     return (kv_type == QT_F16 || kv_type == QT_BF16 || kv_type == QT_Q8_0) && r == MM_R && d_rope % 32 == 0 &&
-           d_rope <= 64 &&
-           d && mm_layout(r + d_rope).bytes() <= d->smem_optin;
+           d_rope <= 64 && d && mm_layout(r + d_rope, 1).bytes() <= d->smem_optin;
 }
 
 void mla_mma_launch(uint32_t kv_type, const mla_params &p, dim3 grid, cudaStream_t st) {
-    size_t sm = mm_layout(p.r + p.d_rope).bytes();
-    if (kv_type == QT_F16) mla_mma_kernel<QT_F16><<<grid, MM_THREADS, sm, st>>>(p);
-    else if (kv_type == QT_BF16) mla_mma_kernel<QT_BF16><<<grid, MM_THREADS, sm, st>>>(p);
-    else mla_mma_kernel<QT_Q8_0><<<grid, MM_THREADS, sm, st>>>(p);
+    const cuda_device_info *d = cuda_dev_current();
+    const int D = p.r + p.d_rope;
+    size_t s1 = mm_layout(D, 1).bytes(), s2 = mm_layout(D, 2).bytes();
+    bool two = d && s2 <= d->smem_optin;
+    if (kv_type == QT_F16) {
+        if (two) mla_mma_kernel<QT_F16, 2><<<grid, MM_THREADS, s2, st>>>(p);
+        else mla_mma_kernel<QT_F16, 1><<<grid, MM_THREADS, s1, st>>>(p);
+    } else if (kv_type == QT_BF16) {
+        if (two) mla_mma_kernel<QT_BF16, 2><<<grid, MM_THREADS, s2, st>>>(p);
+        else mla_mma_kernel<QT_BF16, 1><<<grid, MM_THREADS, s1, st>>>(p);
+    } else {
+        mla_mma_kernel<QT_Q8_0, 1><<<grid, MM_THREADS, s1, st>>>(p);
+    }
 }
 
 bool mla_mma_prepare(const cuda_device_info *d) {
-    int sm = (int)mm_layout(MM_R + 64).bytes();
-    if ((size_t)sm > d->smem_optin) return true; /* not used on this device */
-    return cudaFuncSetAttribute(mla_mma_kernel<QT_F16>, cudaFuncAttributeMaxDynamicSharedMemorySize, sm) == cudaSuccess &&
-           cudaFuncSetAttribute(mla_mma_kernel<QT_BF16>, cudaFuncAttributeMaxDynamicSharedMemorySize, sm) == cudaSuccess &&
-           cudaFuncSetAttribute(mla_mma_kernel<QT_Q8_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, sm) == cudaSuccess;
+    const int D = MM_R + 64, s1 = (int)mm_layout(D, 1).bytes(), s2 = (int)mm_layout(D, 2).bytes();
+    const cudaFuncAttribute A = cudaFuncAttributeMaxDynamicSharedMemorySize;
+    if ((size_t)s1 > d->smem_optin) return true; /* not used on this device */
+    bool ok = cudaFuncSetAttribute(mla_mma_kernel<QT_F16, 1>, A, s1) == cudaSuccess &&
+              cudaFuncSetAttribute(mla_mma_kernel<QT_BF16, 1>, A, s1) == cudaSuccess &&
+              cudaFuncSetAttribute(mla_mma_kernel<QT_Q8_0, 1>, A, s1) == cudaSuccess;
+    if ((size_t)s2 <= d->smem_optin)
+        ok = ok && cudaFuncSetAttribute(mla_mma_kernel<QT_F16, 2>, A, s2) == cudaSuccess &&
+             cudaFuncSetAttribute(mla_mma_kernel<QT_BF16, 2>, A, s2) == cudaSuccess;
+    return ok;
 }
