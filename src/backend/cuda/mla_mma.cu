@@ -11,8 +11,8 @@
 enum { MM_TILE = 64, MM_ROWS = 16, MM_THREADS = 256, MM_R = 512 };
 
 /* shared layout in 16-bit words: Q [16][ldq], K [nb][64][ldk], P [16][ldp]; then f32 S [16][lds].
- * nb = 2 (f16 / bf16 where 175 KB fit, sm_90): the next tile streams in by cp.async while this
- * one is computed */
+ * nb = 2 (f16 / bf16 where 175 KB fit, sm_90, and the grid is small): the next tile streams in
+ * by cp.async while this one is computed */
 struct mm_layout {
     int D, nb, ldq, ldk, ldp, lds;
     __host__ __device__ mm_layout(int D_, int nb_)
@@ -234,7 +234,10 @@ void mla_mma_launch(uint32_t kv_type, const mla_params &p, dim3 grid, cudaStream
     const cuda_device_info *d = cuda_dev_current();
     const int D = p.r + p.d_rope;
     size_t s1 = mm_layout(D, 1).bytes(), s2 = mm_layout(D, 2).bytes();
-    bool two = d && s2 <= d->smem_optin;
+    /* two buffers hold one block per SM: they pay while the grid is at most one block per SM
+     * (H200, 16 heads: 40.3 -> 37.5 us at depth 16384) and cost where two blocks per SM would
+     * overlap instead (128 heads: 76 -> 98 us) */
+    bool two = d && s2 <= d->smem_optin && (int64_t)grid.x * grid.y * grid.z <= d->n_sm;
     if (kv_type == QT_F16) {
         if (two) mla_mma_kernel<QT_F16, 2><<<grid, MM_THREADS, s2, st>>>(p);
         else mla_mma_kernel<QT_F16, 1><<<grid, MM_THREADS, s1, st>>>(p);
