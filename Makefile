@@ -34,7 +34,8 @@ NVFLAGS    := -std=c++17 -O3 -Iinclude -Isrc -MMD -MP $(foreach a,$(CUDA_ARCHS),
               -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 ifeq ($(CUDA),1)
 CFLAGS  += -DLATTE_CUDA -I$(CUDA_HOME)/include
-LDLIBS  := -Wl,-Bstatic -lpcre2-8 -lutf8proc -ljansson -Wl,-Bdynamic -L$(CUDA_HOME)/lib64 -lcudart_static \
+LDLIBS  := -Wl,-Bstatic -lpcre2-8 -lutf8proc -ljansson -ledit -ltinfo -lbsd -lmd -Wl,-Bdynamic \
+           -L$(CUDA_HOME)/lib64 -lcudart_static \
            -lstdc++ -ldl -lrt -lm -lpthread
 endif
 

@@ -1,6 +1,6 @@
 /* test_cuda_ops.c: every CUDA op (src/backend/cuda) against the CPU reference on odd shapes:
  * weight dequantization from src/quant/quant.c (iq4_xs from a plain reference here), routing
- * from graph_route itself, and plain double-precision references written here for the rest.
+ * from the CPU's reference routing (cpu_route_ref with the rules graph_route_params takes), and plain double-precision references written here for the rest.
  * Shapes are chosen to miss the tiles: rows not a multiple of the block, 1-3 rows per expert,
  * 1, 2, 4 query tokens per sequence, context lengths not a multiple of 32, several sequences
  * in one batch. Every device buffer is followed by NaN bytes, activation rows have NaN
@@ -421,7 +421,7 @@ static void test_elementwise(void) {
     free(a), free(b), free(y), free(ref);
 }
 
-/* ---- routing: against graph_route itself ---- */
+/* ---- routing: against the CPU's reference routing ---- */
 
 static void test_route_one(const char *name, int E, int K, int G, int Gu, bool sigmoid, bool bias, bool norm,
                            float scale, int ser_kmin, float ser_thresh) {
@@ -435,7 +435,8 @@ static void test_route_one(const char *name, int E, int K, int G, int Gu, bool s
     float *wr = xmalloc(sizeof(float) * n * K);
     int32_t *ids = xmalloc(sizeof(int32_t) * n * K), *idr = xmalloc(sizeof(int32_t) * n * K);
     rnd_fill(l, (size_t)n * E, 4.0f), rnd_fill(b, E, 0.1f);
-    graph_route(&hp, l, bias ? b : NULL, n, ser_kmin, ser_thresh, idr, wr);
+    route_params rp = graph_route_params(&hp, ser_kmin, ser_thresh);
+    cpu_route_ref(&rp, l, bias ? b : NULL, n, idr, wr);
     cuda_route_params p = {E, K, G, Gu, sigmoid, norm, scale, ser_kmin, ser_thresh};
     void *dl = dev_up(l, sizeof(float) * n * E), *db = dev_up(b, sizeof(float) * E);
     void *di = dev_up(NULL, sizeof(int32_t) * n * K), *dw = dev_up(NULL, sizeof(float) * n * K);
@@ -454,7 +455,7 @@ static void test_route_one(const char *name, int E, int K, int G, int Gu, bool s
             if (!(dd <= maxd)) maxd = dd;
         }
         char why[120];
-        snprintf(why, sizeof why, "ids %s graph_route's, weights differ by up to %.3g", same ? "equal" : "differ from",
+        snprintf(why, sizeof why, "ids %s the CPU's, weights differ by up to %.3g", same ? "equal" : "differ from",
                  maxd);
         report(nm, same && maxd <= 1e-5, why);
         if (ser_kmin > 0) {

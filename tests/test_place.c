@@ -233,7 +233,7 @@ static void suite(const char *mname, model *m, int n_dense) {
         err.msg[0] = 0;
         rc = plan(&p, m, devs, errs[i].nd, errs[i].o, &err);
         if (!rc) place_plan_free(&p);
-        snprintf(why, sizeof why, "rc %d: %s", rc, err.msg);
+        snprintf(why, sizeof why, "rc %d: %.480s", rc, err.msg);
         check(name, rc != 0 && strstr(err.msg, errs[i].want) && !strchr(err.msg, '\n'), why);
     }
 }

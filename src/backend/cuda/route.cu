@@ -1,7 +1,7 @@
 /* route.cu: DeepSeek MoE routing on the device, the same function as graph_route in
  * src/graph/moe.c: softmax or sigmoid scores, selection by score + bias, group-limited top-k
  * (group score = sum of the two best biased scores with sigmoid + bias, else the best), top-k
- * with ties to the lower id, weights from the unbiased scores (normalised, scaled), SER.
+ * with ties to the lower id, weights from the unbiased scores, SER, then normalised and scaled.
  * One block per token; sums run in the CPU's order (one thread) so weights match bit for bit
  * where expf does. */
 #include "common.cuh"
@@ -99,17 +99,18 @@ __global__ void route_kernel(cuda_route_params p, const float *logits, const flo
         }
         __syncthreads();
     }
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == 0) { /* SER before the normalisation, as the CPU reference does */
         float sum = 0;
-        for (int k = 0; k < K; k++) sum += (w[k] = score[id[k]]);
-        for (int k = 0; k < K; k++) {
-            if (p.norm) w[k] /= sum;
-            w[k] *= p.scale;
-        }
+        for (int k = 0; k < K; k++) w[k] = score[id[k]];
         if (p.ser_kmin > 0) {
             float top = sel[id[0]];
             for (int k = p.ser_kmin; k < K; k++)
                 if (sel[id[k]] < p.ser_thresh * top) id[k] = -1, w[k] = 0;
+        }
+        for (int k = 0; k < K; k++) sum += w[k];
+        for (int k = 0; k < K; k++) {
+            if (p.norm) w[k] /= sum;
+            w[k] *= p.scale;
         }
     }
 }
