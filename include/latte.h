@@ -112,6 +112,7 @@ typedef struct latte_ctx_params {
     bool flash_attn;
     int type_k;       /* cache type id (ggml ids: 0 f32, 1 f16, ...); -1: f16 */
     int type_v;
+    bool k_cache_hadamard; /* rotate K (and Q) by a Hadamard transform before caching (-khad) */
     int ser_kmin;     /* smart expert reduction: 0 off */
     float ser_thresh;
     /* warnings (e.g. -mla on a model without MLA, -t above the core count) go here if not NULL */

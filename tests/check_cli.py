@@ -181,6 +181,18 @@ def ck_ser(cmd):
     return ok and load(cmd, "-ser", "x")[0] == 2, why
 
 
+def ck_khad(cmd):
+    rc, _, err = load(cmd, "-khad", "-ctk", "q4_0", model=DS3)
+    line = next((l for l in err.splitlines() if l.startswith("attention:")), "")
+    ok, why = rc == 0 and "Hadamard" in line, f"rc {rc} {line!r}"
+    if cmd == "logits":  # the rotation changes what a q4_0 cache rounds
+        a, _ = logits_of("-ctk", "q4_0", model=DS3)
+        b, err2 = logits_of("-ctk", "q4_0", "-khad", model=DS3)
+        ok = ok and a is not None and b is not None and not np.array_equal(a, b)
+        why += " / " + err2
+    return ok, why
+
+
 def ck_note(flag, *value):
     def f(cmd):
         rc, _, err = load(cmd, flag, *value)
@@ -554,7 +566,7 @@ CHECKS = {
     ("*", "-m"): ck_model, ("*", "-h"): ck_help,
     (ENGINE, "-c"): ck_ctx, (ENGINE, "-b"): ck_same_output("-b", "1"), (ENGINE, "-ub"): ck_same_output("-ub", "1"),
     (ENGINE, "-t"): ck_threads, (ENGINE, "-mla"): ck_mla, (ENGINE, "-fa"): ck_fa, (ENGINE, "-ctk"): ck_ctk,
-    (ENGINE, "-ctv"): ck_ctv, (ENGINE, "-ser"): ck_ser,
+    (ENGINE, "-ctv"): ck_ctv, (ENGINE, "-ser"): ck_ser, (ENGINE, "-khad"): ck_khad,
     (ENGINE + ("bench",), "-fmoe"): ck_note("-fmoe"), (ENGINE + ("bench",), "-rtr"): ck_note("-rtr"),
     (ENGINE + ("bench",), "-amb"): ck_note("-amb", "512"), (ENGINE + ("bench",), "--no-mmap"): ck_note("--no-mmap"),
     (ENGINE + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE + ("bench",), "-tb"): ck_note("-tb", "2"),
@@ -593,7 +605,7 @@ CHECKS = {
     ("bench", "-ctv"): ck_bench_list("-ctv", "f16,q8_0", "type_v", ["f16", "q8_0"]),
     ("bench", "-ub"): ck_bench_list("-ub", "1,4", "n_ubatch", [1, 4]),
     ("bench", "-b"): ck_bench_list("-b", "2,8", "n_batch", [2, 8]),
-    ("bench", "-ser"): ck_bench_ser, ("bench", "-s"): ck_bench_ok("-s", "7"),
+    ("bench", "-ser"): ck_bench_ser, ("bench", "-khad"): ck_bench_ok("-khad"), ("bench", "-s"): ck_bench_ok("-s", "7"),
     ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"),
 }
 

@@ -19,7 +19,7 @@ JOBS = int(os.environ.get("LATTE_JOBS", "2"))
 TIMEOUT = 600 if SAN else 120
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "ref"))
-from compare import figures, verdict  # noqa: E402
+from compare import REL_L2_MAX, figures, verdict  # noqa: E402
 
 # model file -> the fixture whose JSON and logits it shares
 MODELS = [("ds2lite-tiny", "ds2lite-tiny"), ("ds2lite-tiny-mainline", "ds2lite-tiny"),
@@ -134,9 +134,13 @@ def case_devices(name, model, base, place, args):
     return name, go
 
 
-def case_modes_agree(name, model, base, args_a, args_b, rel_max=1e-3):
+def case_modes_agree(name, model, base, args_a, args_b, rel_max=1e-3, exact_b=None):
     """Two engine runs that must compute the same function (e.g. MLA modes over one lossy
-    cache type, where the reference's tolerance does not apply) agree with each other."""
+    cache type, where the reference's tolerance does not apply) agree with each other.
+    With exact_b (run b's arguments over an f32 cache), the bound also allows twice b's own
+    quantization error: the quantizer chooses each block's scale, so a rounding-size change
+    in what is cached can move a whole block by one step, and runs that differ in summation
+    order may cache different blocks."""
     def go(tmp):
         j, ref = load_fixture(base)
         rc_a, err_a, a = run_logits(model, j["tokens"], args_a, tmp)
@@ -145,7 +149,35 @@ def case_modes_agree(name, model, base, args_a, args_b, rel_max=1e-3):
         rc_b, err_b, b = run_logits(model, j["tokens"], args_b, tmp)
         if rc_b != 0 or b is None:
             return False, why_failed(rc_b, err_b)
-        return verdict(figures(a.reshape(ref.shape), b.reshape(ref.shape)), rel_max, rel_max * rel_max, 0.95)
+        bound = rel_max
+        if exact_b is not None:
+            rc_e, err_e, e = run_logits(model, j["tokens"], exact_b, tmp)
+            if rc_e != 0 or e is None:
+                return False, why_failed(rc_e, err_e)
+            bound = max(rel_max, 2 * figures(e.reshape(ref.shape), b.reshape(ref.shape))["rel_l2"])
+        ok, text = verdict(figures(a.reshape(ref.shape), b.reshape(ref.shape)), bound, bound * bound, 0.9)
+        return ok, f"{text} (bound {bound:.2e})"
+    return name, go
+
+
+def case_cache_ladder(name, model, args):
+    """Each quantized cache type against the same run over an f32 cache: q8_0 within the
+    reference tolerance, and every 2 bits fewer at most 8x the error (the step grows 4x)
+    and never less than the finer type's."""
+    def go(tmp):
+        j, ref = load_fixture(model)
+        rc, err, exact = run_logits(model, j["tokens"], args + ["-ctk", "f32", "-ctv", "f32"], tmp)
+        if rc != 0 or exact is None:
+            return False, why_failed(rc, err)
+        errs = []
+        for ct in ["q8_0", "q6_0", "q4_0"]:
+            rc, err, got = run_logits(model, j["tokens"], args + ["-ctk", ct, "-ctv", ct], tmp)
+            if rc != 0 or got is None:
+                return False, f"{ct}: {why_failed(rc, err)}"
+            errs.append(figures(exact.reshape(ref.shape), got.reshape(ref.shape))["rel_l2"])
+        e8, e6, e4 = errs
+        ok = e8 < REL_L2_MAX and e8 < e6 <= 8 * e8 and e6 < e4 <= 8 * e6
+        return ok, f"relL2 vs f32 cache: q8_0 {e8:.2e}, q6_0 {e6:.2e}, q4_0 {e4:.2e}"
     return name, go
 
 
@@ -246,11 +278,31 @@ def build_cases():
     # numpy shows), and every MLA mode computes the same function over the same cache type
     for ct in ["bf16", "q8_0"]:
         cases.append(case_compare(f"qwen2-tiny ctk/ctv {ct}", "qwen2-tiny", "qwen2-tiny", ["-ctk", ct, "-ctv", ct]))
+    for ct in ["bf16", "q8_0"]:
         for mla in [1, 2]:
             cases.append(case_modes_agree(f"ds3-tiny ctk {ct} mla{mla} = mla3", "ds3-tiny", "ds3-tiny",
                                           ["-mla", str(mla), "-ctk", ct], ["-mla", "3", "-ctk", ct],
-                                          rel_max=2e-2 if mla == 1 else 1e-3))
+                                          rel_max=2e-2 if mla == 1 else 1e-3, exact_b=["-mla", "3", "-ctk", "f32"]))
     cases.append(case_compare("ds3-tiny mla3 ctk q8_0", "ds3-tiny", "ds3-tiny", ["-mla", "3", "-ctk", "q8_0"]))
+    # q6_0 and q4_0 move ds3-tiny's logits past the linear regime (q6_0 20% where q8_0 is 1%):
+    # the smaller-gain ds2lite-tiny and qwen2-tiny fixtures check them
+    for a, b in [(["-mla", "1"], ["-mla", "3"]), (["-mla", "2"], ["-mla", "3"]), (["-mla", "0", "-fa"], ["-mla", "0"])]:
+        q6 = ["-ctk", "q6_0", "-ctv", "q6_0"]
+        cases.append(case_modes_agree(f"ds2lite-tiny ctk q6_0 {' '.join(a)} = {' '.join(b)}", "ds2lite-tiny",
+                                      "ds2lite-tiny", a + q6, b + q6, rel_max=1e-3,
+                                      exact_b=b + ["-ctk", "f32", "-ctv", "f32"]))
+    for model, args in [("qwen2-tiny", []), ("ds2lite-tiny", ["-mla", "3"]), ("ds2lite-tiny", ["-mla", "0", "-fa"]),
+                        ("ds2lite-tiny", ["-mla", "2"])]:
+        cases.append(case_cache_ladder(f"{' '.join([model] + args)} cache types q8_0 < q6_0 < q4_0", model, args))
+    # --k-cache-hadamard rotates keys and queries alike (and the latent output back): over an
+    # f32 cache the function is unchanged up to rounding, in every mode, FA on and off
+    for model in ["ds3-tiny", "ds2lite-tiny", "qwen2-tiny"]:
+        for mla, fa in [(0, False), (0, True), (1, False), (2, True), (3, False), (3, True)]:
+            if model == "qwen2-tiny" and mla:
+                continue
+            args = ["-mla", str(mla), "-ctk", "f32", "-ctv", "f32"] + (["-fa"] if fa else [])
+            cases.append(case_modes_agree(f"{model} -khad identity mla{mla}{' fa' if fa else ''}", model, model,
+                                          args + ["-khad"], args, rel_max=1e-4))
     # a model without MLA given -mla: one warning, standard attention
     cases.append(case_compare("qwen2-tiny mla3 warns once", "qwen2-tiny", "qwen2-tiny",
                               ["-mla", "3"], check_warning=True))

@@ -79,7 +79,8 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
     if (!c->bes[0] && (rc = backend_cpu_init(&c->bes[0], p.n_threads, err))) goto fail;
     c->be = c->bes[0];
     if ((rc = graph_init(&c->g, hp, &m->w, c->bes, mode, p.flash_attn, p.n_seq, n_ctx_seq, p.n_ubatch, tk, tv,
-                         p.ser_kmin, p.ser_thresh, err)))
+                         p.ser_kmin, p.ser_thresh, err)) ||
+        (rc = graph_set_k_hadamard(&c->g, p.k_cache_hadamard, err)))
         goto fail;
     int nu = p.n_ubatch;
     c->ub_pos = malloc(sizeof *c->ub_pos * nu);
@@ -91,8 +92,8 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
         rc = err_set(err, LATTE_E_NOMEM, "out of memory for batch buffers");
         goto fail;
     }
-    snprintf(c->desc, sizeof c->desc, "%s%s", hp->has_mla ? mode_desc(mode) : "standard attention",
-             p.flash_attn ? ", flash attention" : "");
+    snprintf(c->desc, sizeof c->desc, "%s%s%s", hp->has_mla ? mode_desc(mode) : "standard attention",
+             p.flash_attn ? ", flash attention" : "", p.k_cache_hadamard ? ", Hadamard-rotated K cache" : "");
     *out = c;
     return 0;
 fail:

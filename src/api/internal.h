@@ -53,7 +53,7 @@ struct latte_ctx {
     attn_run *ub_runs;
     char *seq_seen;         /* [n_seq] batch check */
     latte_batch one;        /* latte_decode's batch */
-    char desc[96];
+    char desc[160];
 };
 
 #endif

@@ -169,6 +169,10 @@ typedef struct backend_ops {
      * (host memory) of type t; when transposed, dst is [d][ld] and row r goes to column r */
     int (*cache_write)(backend *b, void *dst, uint32_t t, int64_t ld, bool transposed, const int64_t *rows,
                        const float *src, int n, int d);
+    /* Walsh-Hadamard rotation, normalised so that it is its own inverse: in each of n rows
+     * (x + i*ld), every consecutive block of len elements (len a power of two) among the
+     * first width. NULL: the backend has none (--k-cache-hadamard is then refused). */
+    int (*hadamard)(backend *b, float *x, int64_t ld, int64_t n, int64_t width, int len);
     int (*attn_std)(backend *b, const attn_std_args *a);
     int (*attn_latent)(backend *b, const attn_latent_args *a);
 } backend_ops;

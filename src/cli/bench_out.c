@@ -22,6 +22,7 @@ static const char *cache_name(int id) {
     case 30: return "bf16";
     case 8: return "q8_0";
     case 2: return "q4_0";
+    case 133: return "q6_0";
     default: return "?";
     }
 }

@@ -80,6 +80,7 @@ struct cli_opts {
     /* model and engine */
     const char *model, *ser;
     int n_ctx, n_batch, n_ubatch, n_threads, mla, fa, type_k, type_v;
+    bool k_hadamard;
     /* text in, text out */
     const char *prompt, *file, *system, *chat_template;
     bool escape, no_escape, no_bos, no_special, chat, cnv, no_cnv, color, show_speed, ids, raw;

@@ -154,6 +154,9 @@ static void warn_flags(const cli_opts *o, const latte_model *m, const latte_ctx 
     int mode = latte_ctx_mla_mode(c);
     if (cli_given(o, "-ctv") && (mode == 2 || mode == 3))
         fprintf(stderr, "warning: -ctv changes nothing: MLA mode %d keeps no V cache (only -ctk applies)\n", mode);
+    if (cli_given(o, "-ctv") && mode == 1)
+        fprintf(stderr, "warning: -ctv changes nothing: MLA mode 1's transposed latent copy is f16 (f32 or bf16 with "
+                        "that -ctk), the latent rows take -ctk\n");
     if (o->ser && mi.n_expert == 0)
         fprintf(stderr, "warning: -ser changes nothing: the model has no routed experts\n");
 }
@@ -169,6 +172,7 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
     cp.flash_attn = o->fa == 1; /* auto (-1): off, latte's default */
     cp.type_k = o->type_k;
     cp.type_v = o->type_v;
+    cp.k_cache_hadamard = o->k_hadamard;
     cp.log = stderr;
     if (o->ser && parse_ser(o->ser, &cp)) return CLI_USAGE;
     latte_err err = {0};

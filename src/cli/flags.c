@@ -17,7 +17,7 @@
 
 static const cli_choice FA[] = {{"on", 1}, {"off", 0}, {"auto", -1}, {"1", 1}, {"0", 0}, {"true", 1}, {"false", 0},
                                 {NULL, 0}};
-static const cli_choice CACHE[] = {{"f16", 1}, {"f32", 0}, {"bf16", 30}, {"q8_0", 8}, {"q4_0", 2}, {NULL, 0}};
+static const cli_choice CACHE[] = {{"f16", 1}, {"f32", 0}, {"bf16", 30}, {"q8_0", 8}, {"q6_0", 133}, {"q4_0", 2}, {NULL, 0}};
 static const cli_choice BENCH_OUT[] = {{"md", 0}, {"json", 1}, {"csv", 2}, {"jsonl", 3}, {NULL, 0}};
 
 static const cli_flag MODEL[] = {
@@ -37,6 +37,8 @@ static const cli_flag ENGINE[] = {
     {"-ctk", "--cache-type-k", CLI_CHOICE, O(type_k), 0, 0, CACHE, "TYPE", "f16", "K (or latent) cache type"},
     {"-ctv", "--cache-type-v", CLI_CHOICE, O(type_v), 0, 0, CACHE, "TYPE", "f16",
      "V cache type (MLA modes 2 and 3 keep no V cache)"},
+    {"-khad", "--k-cache-hadamard", CLI_BOOL, O(k_hadamard), 0, 0, NULL, NULL, NULL,
+     "rotate keys (and queries) by a Hadamard transform before caching: less quantization error"},
     {"-ser", "--smart-expert-reduction", CLI_STR, O(ser), 0, 0, NULL, "KMIN,T", NULL,
      "MoE: use fewer experts where the router is sure (Kmin >= 0, T in [0, 1])"},
 };
@@ -168,6 +170,7 @@ static const cli_flag BENCH[] = {
     {"-ctv", "--cache-type-v", CLI_INTS, O(ctvs), 0, 0, CACHE, "LIST", "f16", "V cache types"},
     {"-ub", "--ubatch-size", CLI_INTS, O(ubatches), 1, BIG, NULL, "LIST", "512", "micro-batch sizes"},
     {"-b", "--batch-size", CLI_INTS, O(batches), 1, BIG, NULL, "LIST", "2048", "logical batch sizes"},
+    {"-khad", "--k-cache-hadamard", CLI_BOOL, O(k_hadamard), 0, 0, NULL, NULL, NULL, "Hadamard-rotated K cache"},
     {"-ser", "--smart-expert-reduction", CLI_STR, O(ser), 0, 0, NULL, "KMIN,T", NULL, "MoE: fewer experts"},
     {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "seed of the random token ids"},
     {NULL, "--no-warmup", CLI_BOOL, O(no_warmup), 0, 0, NULL, NULL, NULL, "skip the warm-up run"},

@@ -16,13 +16,36 @@ static int linear(graph_ctx *g, const lt_tensor *W, const lt_tensor *bias, const
     return rc;
 }
 
+/* Block length of the Hadamard rotation over vectors of w: the largest power of two dividing
+ * w, at most cap (a head's 128 dims, a 512 latent, 64 rope dims; 64 of DeepSeek's 192) */
+static int had_len(int64_t w, int cap) {
+    int l = 1;
+    while (l < cap && w % (2 * l) == 0) l *= 2;
+    return l;
+}
+
+int graph_set_k_hadamard(graph_ctx *g, bool on, latte_err *err) {
+    for (int d = 0; on && d < GRAPH_MAX_DEVICES; d++)
+        if (g->dev[d].be && !g->dev[d].be->ops->hadamard)
+            return err_set(err, LATTE_E_UNSUPPORTED, "--k-cache-hadamard: the %s backend has no Hadamard rotation",
+                           g->dev[d].be->ops->name);
+    g->k_hadamard = on;
+    return 0;
+}
+
 /* Writes s->k, s->v (n tokens of hk heads) into layer il's cache and attends over it:
  * s->o = attention(q, cache) */
-static int attend_std(graph_ctx *g, int il, const graph_batch *b, const float *q, int h, int hk, int dk, int dv,
+static int attend_std(graph_ctx *g, int il, const graph_batch *b, float *q, int h, int hk, int dk, int dv,
                       latte_err *err) {
     const backend_ops *op = g->be->ops;
     graph_scratch *s = g->s;
     int rc;
+    if (g->k_hadamard) { /* each head's key and query, the same way */
+        int len = had_len(dk, 128);
+        if ((rc = op->hadamard(g->be, s->k, (int64_t)hk * dk, b->n, (int64_t)hk * dk, len)) ||
+            (rc = op->hadamard(g->be, q, (int64_t)h * dk, b->n, (int64_t)h * dk, len)))
+            return err_set(err, rc, "layer %d: Hadamard rotation failed", il);
+    }
     if ((rc = op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, b->kv_rows, s->k, b->n, hk * dk)) ||
         (rc = op->cache_write(g->be, g->kv.v[il], g->kv.type_v, 0, false, b->kv_rows, s->v, b->n, hk * dv)))
         return err_set(err, rc, "layer %d: cache write failed", il);
@@ -53,7 +76,7 @@ static int attn_standard(graph_ctx *g, int il, const graph_batch *b, latte_err *
 }
 
 /* MLA mode 0: per-head K = [W_kb,h c, k_pe], V = W_vb,h c, then standard attention */
-static int mla_expand(graph_ctx *g, int il, const graph_batch *b, const float *q, latte_err *err) {
+static int mla_expand(graph_ctx *g, int il, const graph_batch *b, float *q, latte_err *err) {
     const model_hparams *hp = g->hp;
     const layer_weights *L = &g->w->layers[il];
     const backend_ops *op = g->be->ops;
@@ -82,6 +105,12 @@ static int mla_latent(graph_ctx *g, int il, const graph_batch *b, const float *q
     const backend_ops *op = g->be->ops;
     graph_scratch *s = g->s;
     int H = hp->n_head, r = hp->kv_lora_rank, dn = hp->d_nope, dr = hp->n_rot_mla, dv = hp->d_v, n = b->n, rc;
+    int lc = had_len(r, 512), lr = had_len(dr, 512);
+    /* --k-cache-hadamard: c and k_pe rotated in the cache; c is also the value, so the
+     * attention output comes back rotated and is turned back below */
+    if (g->k_hadamard && ((rc = op->hadamard(g->be, s->lat, r + dr, n, r, lc)) ||
+                          (rc = op->hadamard(g->be, s->lat + r, r + dr, n, dr, lr))))
+        return err_set(err, rc, "layer %d: Hadamard rotation failed", il);
     rc = op->cache_write(g->be, g->kv.k[il], g->kv.type_k, 0, false, b->kv_rows, s->lat, n, r + dr);
     if (!rc && g->kv.transposed) { /* the first r of each latent row, transposed */
         if (!(rc = op->copy_2d(g->be, s->o_lat, (size_t)r * F, s->lat, (size_t)(r + dr) * F, (size_t)r * F, n)))
@@ -94,11 +123,16 @@ static int mla_latent(graph_ctx *g, int il, const graph_batch *b, const float *q
     if (rc) return err_set(err, rc, "layer %d: k_b absorption failed", il);
     if ((rc = op->copy_2d(g->be, s->q_pe, (size_t)dr * F, q + dn, (size_t)(dn + dr) * F, (size_t)dr * F, (int64_t)n * H)))
         return err_set(err, rc, "layer %d: q_pe gather failed", il);
+    if (g->k_hadamard && ((rc = op->hadamard(g->be, s->q_lat, r, (int64_t)n * H, r, lc)) ||
+                          (rc = op->hadamard(g->be, s->q_pe, dr, (int64_t)n * H, dr, lr))))
+        return err_set(err, rc, "layer %d: Hadamard rotation failed", il);
     attn_latent_args a = {.runs = b->runs, .n_runs = b->n_runs, .n_head = H, .r = r, .d_rope = dr,
                           .scale = g->kq_scale, .mode = g->mla_mode, .flash = g->flash, .q_lat = s->q_lat,
                           .q_pe = s->q_pe, .kv_cache = g->kv.k[il], .ct_cache = g->kv.v[il], .ct_ld = g->kv.n_rows,
                           .kv_type = g->kv.type_k, .ct_type = g->kv.type_v, .out = s->o_lat};
     if ((rc = op->attn_latent(g->be, &a))) return err_set(err, rc, "layer %d: latent attention failed", il);
+    if (g->k_hadamard && (rc = op->hadamard(g->be, s->o_lat, r, (int64_t)n * H, r, lc)))
+        return err_set(err, rc, "layer %d: Hadamard rotation failed", il);
     /* o_h = W_vb,h o_lat_h for every head in one call */
     rc = op->matmul_heads(g->be, L->vb.t, H, L->vb.head_rows, L->vb.row_off, dv, s->o_lat, (int64_t)H * r, r, n, s->o,
                           (int64_t)H * dv, dv);

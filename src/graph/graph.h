@@ -75,6 +75,7 @@ typedef struct graph_ctx {
     kv_cache kv;
     int mla_mode;                  /* 0 standard (also non-MLA models), 1..3 latent */
     bool flash;
+    bool k_hadamard;               /* --k-cache-hadamard: keys (and queries) rotated before caching */
     int n_ubatch;
     float kq_scale;
     rope_table rope;
@@ -90,6 +91,11 @@ int graph_init(graph_ctx *g, const model_hparams *hp, const model_weights *w, ba
                bool flash, int n_seq, int n_ctx_seq, int n_ubatch, uint32_t type_k, uint32_t type_v, int ser_kmin,
                float ser_thresh, latte_err *err);
 void graph_free(graph_ctx *g);
+/* --k-cache-hadamard: rotates keys and queries by the same orthonormal Walsh-Hadamard
+ * transform before the keys are cached (and, in latent modes, the attention output back), so
+ * outlying channels are spread over a block before quantization; scores are unchanged in
+ * exact arithmetic. Fails when a device running attention has no hadamard op. */
+int graph_set_k_hadamard(graph_ctx *g, bool on, latte_err *err);
 
 /* Runs one micro-batch (b->n <= n_ubatch; its tokens are written to the cache at kv_rows)
  * and writes the logits of b->out_rows, in order, to logits ([n_out][n_vocab], host

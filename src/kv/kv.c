@@ -9,7 +9,7 @@
 #include "../quant/quant.h"
 
 bool kv_type_ok(uint32_t t) {
-    return t == QT_F32 || t == QT_F16 || t == QT_BF16 || t == QT_Q8_0 || t == QT_Q4_0;
+    return t == QT_F32 || t == QT_F16 || t == QT_BF16 || t == QT_Q8_0 || t == QT_Q6_0 || t == QT_Q4_0;
 }
 
 uint64_t kv_bytes_per_token(int n_layer, int64_t k_width, uint32_t type_k, int64_t v_width, uint32_t type_v) {
@@ -26,7 +26,7 @@ int kv_init(kv_cache *kv, kv_kind kind, int n_layer, int n_seq, int n_ctx_seq, i
     kv->type_k = type_k, kv->type_v = type_v;
     bool need_v = kind == KV_STANDARD || transposed;
     if (!kv_type_ok(type_k) || (need_v && !kv_type_ok(type_v)))
-        return err_set(err, LATTE_E_ARG, "unsupported KV cache type (use f32, f16, bf16, q8_0 or q4_0)");
+        return err_set(err, LATTE_E_ARG, "unsupported KV cache type (use f32, f16, bf16, q8_0, q6_0 or q4_0)");
     for (int il = 0; il < n_layer; il++)
         if (!be[il]->ops->supports(be[il], BOP_CACHE, type_k) || (need_v && !be[il]->ops->supports(be[il], BOP_CACHE, type_v)))
             return err_set(err, LATTE_E_UNSUPPORTED, "the %s backend cannot hold a %s/%s KV cache", be[il]->ops->name,

@@ -43,7 +43,7 @@ static inline int64_t kv_row(const kv_cache *kv, int seq, int pos) { return (int
 int kv_seq_copy(kv_cache *kv, int src, int dst, int n, latte_err *err);
 /* Bytes per token over all layers for these widths and types. */
 uint64_t kv_bytes_per_token(int n_layer, int64_t k_width, uint32_t type_k, int64_t v_width, uint32_t type_v);
-/* Cache types allowed: f32, f16, bf16, q8_0, q4_0 (by ggml id). */
+/* Cache types allowed: f32, f16, bf16, q8_0, q6_0, q4_0 (by ggml id). */
 bool kv_type_ok(uint32_t type);
 
 #endif

@@ -285,6 +285,31 @@ static void q_q4_1(const float *x, uint8_t *b) {
     }
 }
 
+/* ik_llama.cpp's q6_0: levels -32..31 with the block's signed extreme at -32, then the scale
+ * refitted by least squares for the chosen levels */
+static void q_q6_0(const float *x, uint8_t *b) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; j++) {
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    float d = max / -32.0f, id = d != 0.0f ? 1.0f / d : 0.0f, sxq = 0.0f, sqq = 0.0f;
+    uint8_t *qh = b + 2, *qs = b + 10;
+    memset(qh, 0, 8);
+    for (int j = 0; j < 16; j++) {
+        int q0 = (int)(int8_t)(x[j] * id + 32.5f), q1 = (int)(int8_t)(x[j + 16] * id + 32.5f);
+        q0 = q0 > 63 ? 63 : q0 < 0 ? 0 : q0;
+        q1 = q1 > 63 ? 63 : q1 < 0 ? 0 : q1;
+        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
+        qh[j % 8] |= (uint8_t)(((q0 >> 4) | ((q1 >> 4) << 2)) << (4 * (j / 8)));
+        sxq += x[j] * (float)(q0 - 32) + x[j + 16] * (float)(q1 - 32);
+        sqq += (float)((q0 - 32) * (q0 - 32) + (q1 - 32) * (q1 - 32));
+    }
+    wr_f16(b, sqq > 0.0f ? sxq / sqq : d);
+}
+
 void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n) {
     const quant_type_info *ti = quant_type_info_get(type);
     uint8_t *d = dst;
@@ -305,6 +330,7 @@ void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n) {
         case QT_Q8_0: q_q8_0(x, b); break;
         case QT_Q4_0: q_q4_0(x, b); break;
         case QT_Q4_1: q_q4_1(x, b); break;
+        case QT_Q6_0: q_q6_0(x, b); break;
         default: return;
         }
     }

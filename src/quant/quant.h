@@ -35,8 +35,12 @@ size_t quant_row_bytes(uint32_t type, int64_t n);
 
 /* Reference conversions of one row of n elements (n a multiple of the block size). */
 void quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
-/* Supports F32, F16, BF16, Q8_0, Q4_0, Q4_1. */
+/* Supports F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_0. */
 void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* The KV cache's quantizer (quant_kv.c): same layouts, each q8_0/q6_0/q4_0 block's scale
+ * chosen for the least squared error; other types as quant_quant_row. */
+void quant_kv_row(uint32_t type, const float *src, void *dst, int64_t n);
 
 float quant_f16_to_f32(uint16_t h);
 uint16_t quant_f32_to_f16(float f);

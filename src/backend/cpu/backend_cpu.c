@@ -36,7 +36,7 @@ static bool cpu_supports(backend *b, backend_op op, uint32_t t) {
     case BOP_MATMUL: return cpu_matmul_supports(t);
     case BOP_GET_ROWS: return quant_type_info_get(t) != NULL;
     case BOP_CACHE: /* the attention kernels convert rows of these */
-        return t == QT_F32 || t == QT_F16 || t == QT_BF16 || t == QT_Q8_0 || t == QT_Q4_0;
+        return t == QT_F32 || t == QT_F16 || t == QT_BF16 || t == QT_Q8_0 || t == QT_Q6_0 || t == QT_Q4_0;
     }
     return false;
 }
@@ -189,7 +189,7 @@ static int cpu_cache_write(backend *b, void *dst, uint32_t t, int64_t ld, bool t
                            const float *src, int n, int d) {
     if (!transposed) {
         size_t rb = quant_row_bytes(t, d);
-        for (int i = 0; i < n; i++) quant_quant_row(t, src + (size_t)i * d, (char *)dst + (size_t)rows[i] * rb, d);
+        for (int i = 0; i < n; i++) quant_kv_row(t, src + (size_t)i * d, (char *)dst + (size_t)rows[i] * rb, d);
         return 0;
     }
     /* transposed: dst is [d][ld] of a one-element-per-block type (f32/f16/bf16) */
@@ -197,6 +197,25 @@ static int cpu_cache_write(backend *b, void *dst, uint32_t t, int64_t ld, bool t
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
             quant_quant_row(t, src + (size_t)i * d + j, (char *)dst + ((size_t)j * ld + (size_t)rows[i]) * es, 1);
+    return 0;
+}
+
+/* in-place fast Walsh-Hadamard transform of each len-block, scaled by 1/sqrt(len) */
+static int cpu_hadamard(backend *b, float *x, int64_t ld, int64_t n, int64_t width, int len) {
+    if (len < 1 || (len & (len - 1)) || width % len) return LATTE_E_ARG;
+    float s = 1.0f / sqrtf((float)len);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < width; o += len) {
+            float *v = x + i * ld + o;
+            for (int h = 1; h < len; h *= 2)
+                for (int j = 0; j < len; j += 2 * h)
+                    for (int k = j; k < j + h; k++) {
+                        float a = v[k], c = v[k + h];
+                        v[k] = a + c;
+                        v[k + h] = a - c;
+                    }
+            for (int k = 0; k < len; k++) v[k] *= s;
+        }
     return 0;
 }
 
@@ -231,6 +250,7 @@ static const backend_ops CPU_OPS = {
     .route = cpu_route,
     .moe_combine = cpu_moe_combine,
     .cache_write = cpu_cache_write,
+    .hadamard = cpu_hadamard,
     .attn_std = cpu_attn_std,
     .attn_latent = cpu_attn_latent,
 };
