@@ -59,7 +59,7 @@ def read_f32(path):
     return a.tolist()
 
 
-def logits(latte, model, token_lists, args, tmp, timeout=300):
+def logits(latte, model, token_lists, args, tmp, timeout=60):
     """(rc, stderr, logits list or None)"""
     fd, out = tempfile.mkstemp(suffix=".f32", dir=tmp)
     os.close(fd)
