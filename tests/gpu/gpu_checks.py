@@ -148,7 +148,6 @@ def tiny_mla_checks(latte, model, tmp):
     toks = [int(l.split()[0]) for l in p.stdout.splitlines() if l.split() and l.split()[0].isdigit()]
     if not toks:
         toks = list(range(100, 164))
-    V = 49152
     for mode in (0, 1, 2, 3):
         for fa in ("off", "on"):
             shared = ["-mla", str(mode), "-fa", fa]
@@ -157,8 +156,13 @@ def tiny_mla_checks(latte, model, tmp):
             if cpu is None or gpu is None:
                 report(f"gpu.tiny_mla.mla{mode}.fa{fa}", False, (err_g or err_c).strip()[-200:])
                 continue
-            ok, t = verdict(figures(cpu, gpu, V))
+            ok, t = verdict(figures(cpu, gpu, len(cpu) // len(toks)))
             report(f"gpu.tiny_mla.mla{mode}.fa{fa}", ok, f"vs CPU {t} ({len(toks)} tokens)")
+    bench(latte, model)
+
+
+def bench(latte, model):
+    """tok/s of prompt processing and generation: all on the GPU, all on the CPU, hybrid"""
     for label, flags in (("GPU", ["-ngl", "999"]), ("CPU", ["-ngl", "0"]),
                          ("hybrid", ["-ngl", "999", "-ot", "exps=CPU"])):
         p = subprocess.run([latte, "bench", "-m", model, "-p", "512", "-n", "128", "-r", "3", "-mla", "3", "-fa", "1"]
@@ -187,6 +191,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if a.only in (None, "fixtures"):
             fixture_checks(a.latte, a.fixtures, tmp)
+            if not (a.tiny_mla and os.path.exists(a.tiny_mla)) and os.path.exists(probe):
+                bench(a.latte, probe)
         if a.only in (None, "tiny"):
             tiny_mla_checks(a.latte, a.tiny_mla, tmp)
     print(f"gpu checks: {failed} failed")

@@ -29,9 +29,10 @@ __global__ void cache_rows_kernel(uint8_t *dst, uint32_t t, size_t row_bytes, co
         for (int off = 16; off; off /= 2) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, off));
         float dd = a / 127.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
         uint8_t *b = o + (size_t)g * 34;
-        if (lane == 0) {
-            __half h = __float2half_rn(dd);
-            memcpy(b, &h, 2);
+        if (lane == 0) { /* the f16 scale, little-endian, byte by byte (b is 2-byte aligned only) */
+            unsigned short h = __half_as_ushort(__float2half_rn(dd));
+            b[0] = (uint8_t)(h & 0xff);
+            b[1] = (uint8_t)(h >> 8);
         }
         b[2 + lane] = (uint8_t)(int8_t)roundf(v * id);
     }
