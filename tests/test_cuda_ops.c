@@ -665,12 +665,15 @@ static void test_cache_write_one(uint32_t t, bool transposed, int d, int n, int6
     if (cuda_cache_write(NULL, dst, t, n_rows, transposed, drows, dsrc, n, d, &err)) report(name, 0, err.msg);
     else {
         dev_down(got, dst, bytes);
-        size_t bad = 0, first = 0;
+        size_t bad = 0;
+        char why[256], at[160] = "";
         for (size_t i = 0; i < bytes; i++)
-            if (got[i] != want[i] && !bad++) first = i;
-        char why[160];
-        snprintf(why, sizeof why, "%zu of %zu bytes differ from the CPU's (first at %zu: %02x, not %02x; row bytes %zu)",
-                 bad, bytes, first, got[first], want[first], rb);
+            if (got[i] != want[i] && bad++ < 4) {
+                size_t l = strlen(at);
+                snprintf(at + l, sizeof at - l, " %zu:%02x/%02x", i, got[i], want[i]);
+            }
+        snprintf(why, sizeof why, "%zu of %zu bytes differ from the CPU's (offset:got/want%s; row bytes %zu)", bad, bytes,
+                 at, rb);
         report(name, bad == 0, why);
     }
     cudaFree(dsrc), cudaFree(drows), cudaFree(dst);

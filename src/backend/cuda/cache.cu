@@ -13,7 +13,7 @@ __device__ static inline void put_elem(uint8_t *p, uint32_t t, float v) {
     else *(__nv_bfloat16 *)p = __float2bfloat16_rn(v);
 }
 
-/* one block per row: f32/f16/bf16 element by element, q8_0 one warp-step per block of 32 */
+/* one block per row: f32/f16/bf16 element by element, q8_0 a thread per block of 32 */
 __global__ void cache_rows_kernel(uint8_t *dst, uint32_t t, size_t row_bytes, const int64_t *rows, const float *src,
                                   int d) {
     const float *x = src + (int64_t)blockIdx.x * d;
@@ -23,18 +23,15 @@ __global__ void cache_rows_kernel(uint8_t *dst, uint32_t t, size_t row_bytes, co
         for (int j = threadIdx.x; j < d; j += blockDim.x) put_elem(o + j * es, t, x[j]);
         return;
     }
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
-    for (int g = warp; g < d / 32; g += nw) {
-        float v = x[g * 32 + lane], a = fabsf(v);
-        for (int off = 16; off; off /= 2) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, off));
-        float dd = a / 127.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
+    /* q8_0: one thread per block of 32, the CPU's arithmetic step by step */
+    for (int g = threadIdx.x; g < d / 32; g += blockDim.x) {
+        const float *xb = x + g * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        float dd = __fdiv_rn(amax, 127.0f), id = dd != 0.0f ? __fdiv_rn(1.0f, dd) : 0.0f;
         uint8_t *b = o + (size_t)g * 34;
-        if (lane == 0) { /* the f16 scale, little-endian, byte by byte (b is 2-byte aligned only) */
-            unsigned short h = __half_as_ushort(__float2half_rn(dd));
-            b[0] = (uint8_t)(h & 0xff);
-            b[1] = (uint8_t)(h >> 8);
-        }
-        b[2 + lane] = (uint8_t)(int8_t)roundf(v * id);
+        *(__half *)b = __float2half_rn(dd); /* 2-byte aligned: rows and blocks are an even number of bytes */
+        for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(__fmul_rn(xb[j], id));
     }
 }
 
