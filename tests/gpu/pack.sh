@@ -4,6 +4,10 @@
 # are large), the fixture models ds2lite-tiny, ds3-tiny and qwen2-tiny with their JSON and
 # reference logits; with `tiny`, only tiny-mla.gguf and the binaries (the 64 MiB carry limit
 # does not hold both). Checks first that the binaries need no library the GPU machine lacks.
+# The device call copies the checkout of the session that makes it (for helpers: /work/main),
+# so DIR goes there, git-ignored (.git/info/exclude); the 64 MiB limit counts that checkout's
+# untracked files too. When tiny-mla does not fit with them, carry it in pieces in
+# back-to-back calls (the machine keeps /tmp while warm, 30 s) and `cat` them on the device.
 set -e
 DIR=${1:-.devcarry}
 BUILD=${LATTE_CUDA_BUILD:-build-cuda}
