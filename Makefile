@@ -44,6 +44,9 @@ AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 
 LIB_SRC  := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
+ifneq ($(CUDA),1)
+LIB_SRC  := $(filter-out src/backend/cuda/%,$(LIB_SRC))
+endif
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 CU_SRC   := $(if $(filter 1,$(CUDA)),$(wildcard src/backend/cuda/*.cu))

@@ -93,6 +93,7 @@ typedef struct latte_model_info {
                                  used share (n_expert_used / n_expert) of routed experts, the rest whole */
     int n_ctx_train, n_expert, n_expert_used;
     bool has_mla;
+    char backends[16];        /* what computes its weights: "CPU", or "CUDA" when any are on a GPU */
 } latte_model_info;
 void latte_model_get_info(const latte_model *m, latte_model_info *out);
 

@@ -436,7 +436,7 @@ def ck_info_model(cmd):
     return same(a, b) and b"architecture:     qwen2" in a[1] and c[0] == 2, c[2]
 
 
-# placement: this build has only the CPU, so -ngl and --n-cpu-moe say they change nothing,
+# placement: this build (no CUDA) has only the CPU, so -ngl and --n-cpu-moe say they change nothing,
 # -ot to the CPU is accepted, -ot to a device that is not here is a usage error
 def ck_ngl(cmd):
     rc, _, err = load(cmd, "-ngl", "5")
@@ -588,7 +588,8 @@ CHECKS = {
     ("tokenize", "--raw"): ck_raw, ("tokenize", "--no-bos"): ck_tok_no_bos,
     ("tokenize", "--no-parse-special"): ck_tok_special,
     ("info", "-m"): ck_info_model,
-    (ENGINE, "-ngl"): ck_ngl, (ENGINE, "-ot"): ck_ot, (ENGINE, "--n-cpu-moe"): ck_cpu_moe, (ENGINE, "-mg"): ck_mg,
+    (ENGINE + ("bench",), "-ngl"): ck_ngl, (ENGINE + ("bench",), "-ot"): ck_ot,
+    (ENGINE + ("bench",), "--n-cpu-moe"): ck_cpu_moe, (ENGINE + ("bench",), "-mg"): ck_mg,
     ("info", "--plan"): ck_plan, ("info", "--fake-device"): ck_fake,
     ("info", "-c"): ck_plan_kv("-c", "512"), ("info", "-mla"): ck_plan_kv("-mla", "0"),
     ("info", "-ctk"): ck_plan_kv("-ctk", "q8_0"), ("info", "-ctv"): ck_plan_kv("-mla", "1"),

@@ -641,6 +641,89 @@ static void test_attn(void) {
     test_attn_one("prefill", QT_F16, QT_Q8_0, 4, 2, 64, 64, prefill, 1, 64);
 }
 
+/* ---- cache writes and the expert combine: bytes equal to the CPU's quant_quant_row ---- */
+
+static void test_cache_write_one(uint32_t t, bool transposed, int d, int n, int64_t n_rows) {
+    char name[64];
+    snprintf(name, sizeof name, "cache_write.%s%s.d%d.n%d", type_name(t), transposed ? ".T" : "", d, n);
+    float *src = xmalloc(sizeof(float) * (size_t)n * d);
+    rnd_fill(src, (size_t)n * d, 3.0f);
+    int64_t *rows = xmalloc(sizeof(int64_t) * (size_t)n);
+    for (int i = 0; i < n; i++) rows[i] = (int64_t)((i * 7 + 3) % n_rows); /* distinct: n <= n_rows, 7 coprime */
+    size_t es = quant_row_bytes(t, 1), rb = quant_row_bytes(t, d);
+    size_t bytes = transposed ? (size_t)d * (size_t)n_rows * es : (size_t)n_rows * rb;
+    uint8_t *want = xmalloc(bytes), *got = xmalloc(bytes);
+    memset(want, 0xff, bytes);
+    for (int i = 0; i < n; i++) {
+        if (!transposed) quant_quant_row(t, src + (size_t)i * d, want + (size_t)rows[i] * rb, d);
+        else
+            for (int j = 0; j < d; j++)
+                quant_quant_row(t, src + (size_t)i * d + j, want + ((size_t)j * n_rows + (size_t)rows[i]) * es, 1);
+    }
+    void *dsrc = dev_up(src, sizeof(float) * (size_t)n * d), *drows = dev_up(rows, sizeof(int64_t) * (size_t)n);
+    void *dst = dev_up(NULL, bytes);
+    if (cuda_cache_write(NULL, dst, t, n_rows, transposed, drows, dsrc, n, d, &err)) report(name, 0, err.msg);
+    else {
+        dev_down(got, dst, bytes);
+        size_t bad = 0;
+        char why[256], at[160] = "";
+        for (size_t i = 0; i < bytes; i++)
+            if (got[i] != want[i] && bad++ < 4) {
+                size_t l = strlen(at);
+                snprintf(at + l, sizeof at - l, " %zu:%02x/%02x", i, got[i], want[i]);
+            }
+        snprintf(why, sizeof why, "%zu of %zu bytes differ from the CPU's (offset:got/want%s; row bytes %zu)", bad, bytes,
+                 at, rb);
+        report(name, bad == 0, why);
+    }
+    cudaFree(dsrc), cudaFree(drows), cudaFree(dst);
+    free(src), free(rows), free(want), free(got);
+}
+
+static void test_moe_combine(void) {
+    int n = 5, K = 3, dim = 257;
+    float *d = xmalloc(sizeof(float) * (size_t)n * K * dim), *w = xmalloc(sizeof(float) * (size_t)n * K);
+    float *out0 = xmalloc(sizeof(float) * (size_t)n * dim), *got = xmalloc(sizeof(float) * (size_t)n * dim);
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)n * K);
+    double *ref = xmalloc(sizeof(double) * (size_t)n * dim);
+    rnd_fill(d, (size_t)n * K * dim, 2.0f), rnd_fill(w, (size_t)n * K, 1.0f), rnd_fill(out0, (size_t)n * dim, 1.0f);
+    for (int p = 0; p < n * K; p++) ids[p] = p % 4 == 1 ? -1 : p % 7; /* some slots dropped (SER) */
+    for (int s = 0; s < n * K; s++)
+        if (ids[s] < 0) /* a dropped slot's row is never written: NaN must not leak */
+            for (int j = 0; j < dim; j++) d[(size_t)s * dim + j] = NAN;
+    void *dd = dev_up(d, sizeof(float) * (size_t)n * K * dim), *dw = dev_up(w, sizeof(float) * (size_t)n * K);
+    void *di = dev_up(ids, sizeof(int32_t) * (size_t)n * K);
+    for (int acc = 0; acc < 2; acc++) {
+        void *dout = dev_up(out0, sizeof(float) * (size_t)n * dim);
+        const char *name = acc ? "moe_combine.accumulate" : "moe_combine";
+        if (cuda_moe_combine(NULL, dd, di, dw, n, K, dim, dout, acc, &err)) report(name, 0, err.msg);
+        else {
+            dev_down(got, dout, sizeof(float) * (size_t)n * dim);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < dim; j++) {
+                    double a = acc ? out0[i * dim + j] : 0.0;
+                    for (int s = 0; s < K; s++)
+                        if (ids[i * K + s] >= 0) a += (double)w[i * K + s] * d[((size_t)i * K + s) * dim + j];
+                    ref[(size_t)i * dim + j] = a;
+                }
+            check(name, got, ref, (size_t)n * dim, 1e-6);
+        }
+        cudaFree(dout);
+    }
+    cudaFree(dd), cudaFree(dw), cudaFree(di);
+    free(d), free(w), free(out0), free(got), free(ids), free(ref);
+}
+
+static void test_cache_write(void) {
+    const uint32_t ts[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0};
+    for (int i = 0; i < 4; i++) {
+        test_cache_write_one(ts[i], false, 576, 5, 37);
+        test_cache_write_one(ts[i], false, 64, 1, 3);
+        if (ts[i] != QT_Q8_0) test_cache_write_one(ts[i], true, 512, 5, 37);
+    }
+    test_moe_combine();
+}
+
 int main(void) {
     if (cuda_ops_device_count() == 0) {
         printf("SKIP cuda: no GPU\n");
@@ -662,6 +745,7 @@ int main(void) {
     test_route();
     test_mla();
     test_attn();
+    test_cache_write();
     cudaError_t e = cudaDeviceSynchronize();
     report("no_sticky_error", e == cudaSuccess, cudaGetErrorString(e));
     return n_fail ? 1 : 0;

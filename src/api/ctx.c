@@ -32,6 +32,31 @@ static int grow(void **p, int *cap, int n, size_t elt) {
     return 0;
 }
 
+/* Each weight into the memory of the device that runs it, for backends that keep their own
+ * copy (a GPU): running out of memory is one error here, naming what to reduce. */
+static int load_weights(latte_ctx *c, latte_err *err) {
+    const model_weights *w = &c->model->w;
+    for (int d = 1; d < PLACE_MAX_DEVICES; d++) {
+        backend *be = c->bes[d];
+        if (!be || !be->ops->weight_load) continue;
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < w->n_tensors + w->n_derived; i++) {
+            const lt_tensor *t = i < w->n_tensors ? &w->tensors[i] : w->derived[i - w->n_tensors];
+            if (t->dev != d || !t->data) continue;
+            bytes += t->row_bytes * (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+            int rc = be->ops->weight_load(be, t);
+            if (rc == LATTE_E_NOMEM)
+                return err_set(err, rc,
+                               "%s: out of memory for the weights placed there (%.2f GiB reached at %s): lower -ngl, "
+                               "keep the experts on the CPU (-ot exps=CPU, --n-cpu-moe N) or use a smaller type",
+                               c->model->devs[d].name, bytes / 1073741824.0, t->name ? t->name : "?");
+            if (rc) return err_set(err, rc, "%s: copying weight %s to the device failed", c->model->devs[d].name,
+                                   t->name ? t->name : "?");
+        }
+    }
+    return 0;
+}
+
 int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, latte_err *err) {
     *out = NULL;
     if (m->vocab_only) return err_set(err, LATTE_E_ARG, "the model was loaded without its weights (vocab only)");
@@ -78,6 +103,7 @@ int latte_ctx_init(latte_ctx **out, latte_model *m, const latte_ctx_params *pp, 
         if (used[d] && (rc = api_device_backend(&m->devs[d], p.n_threads, &c->bes[d], err))) goto fail;
     if (!c->bes[0] && (rc = backend_cpu_init(&c->bes[0], p.n_threads, err))) goto fail;
     c->be = c->bes[0];
+    if ((rc = load_weights(c, err))) goto fail;
     if ((rc = graph_init(&c->g, hp, &m->w, c->bes, mode, p.flash_attn, p.n_seq, n_ctx_seq, p.n_ubatch, tk, tv,
                          p.ser_kmin, p.ser_thresh, err)) ||
         (rc = graph_set_k_hadamard(&c->g, p.k_cache_hadamard, err)))

@@ -56,6 +56,12 @@ void latte_model_get_info(const latte_model *m, latte_model_info *out) {
     for (char *p = out->type_name; *p; p++)
         if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
     out->has_mla = latte_model_has_mla(m);
+    snprintf(out->backends, sizeof out->backends, "CPU");
+    for (size_t i = 0; !m->vocab_only && i < m->w.n_tensors; i++) {
+        int d = m->w.tensors[i].dev;
+        if (d > 0 && d < m->n_devs && !strncmp(m->devs[d].name, "CUDA", 4))
+            snprintf(out->backends, sizeof out->backends, "CUDA");
+    }
     if (m->hparams_ok) {
         out->n_ctx_train = m->hp.n_ctx_train;
         out->n_expert = m->hp.n_expert;

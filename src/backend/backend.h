@@ -129,6 +129,10 @@ typedef struct backend_ops {
     int (*event_sync)(backend *b, backend_event *e);
     /* Waits for all queued work; returns 0 or the first error of it. */
     int (*sync)(backend *b);
+    /* Optional (NULL: the backend reads weights where they are): makes the backend's own
+     * copy of a weight now, when a context starts, so that running out of device memory is
+     * one error there; LATTE_E_NOMEM when it does not fit. */
+    int (*weight_load)(backend *b, const lt_tensor *w);
 
     /* ---- compute ---- */
     /* y[i*ldy + j] = x[i] . W[row0 + j] for i < n, j < m; x is [n][W.ne[0]] */

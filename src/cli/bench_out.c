@@ -50,7 +50,7 @@ static json_t *row_json(const bench_row *r) {
     json_object_set_new(j, "model_size", json_integer((json_int_t)mi->weight_bytes));
     json_object_set_new(j, "model_n_params", json_integer((json_int_t)mi->n_params));
     json_object_set_new(j, "model_bytes_per_token", json_integer((json_int_t)mi->bytes_per_token));
-    json_object_set_new(j, "backends", json_string("CPU"));
+    json_object_set_new(j, "backends", json_string(mi->backends));
     json_object_set_new(j, "n_batch", json_integer(r->inst.n_batch));
     json_object_set_new(j, "n_ubatch", json_integer(r->inst.n_ubatch));
     json_object_set_new(j, "n_threads", json_integer(r->inst.n_threads));
@@ -137,7 +137,7 @@ static void md_cells(const bench_out *b, const bench_row *r, bool header) {
     COL("type", 6, true, r ? r->model->type_name : "");
     COL("size", 10, false, r ? size : "");
     COL("params", 10, false, r ? params : "");
-    COL("backend", 7, true, "CPU");
+    COL("backend", 7, true, r ? r->model->backends : "");
     COL("threads", 7, false, r ? thr : "");
     COL("mla", 3, false, r ? mla : "");
     COL("fa", 2, false, r ? (r->inst.fa == 1 ? "1" : "0") : "");

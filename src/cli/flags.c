@@ -43,7 +43,7 @@ static const cli_flag ENGINE[] = {
      "MoE: use fewer experts where the router is sure (Kmin >= 0, T in [0, 1])"},
 };
 
-/* where the weights go (decided at load; this build has only the CPU, and says so) */
+/* where the weights go (decided at load; a build or host without a GPU says so) */
 static const cli_flag PLACE[] = {
     {"-ngl", "--n-gpu-layers", CLI_INT, O(n_gpu_layers), -1, BIG, NULL, "N", "-1",
      "layers on the GPUs: the last N (above the layer count the output too; -1: automatic fit)"},
@@ -207,7 +207,7 @@ static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE,
                                                  &G_HELP, NULL};
 static const cli_group *const TOKENIZE_GROUPS[] = {&G_MODEL, &G_TOKENIZE, &G_HELP, NULL};
 static const cli_group *const INFO_GROUPS[] = {&G_MODEL, &G_PLAN, &G_PLACE, &G_HELP, NULL};
-static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_IK_NOOP, &G_HELP, NULL};
+static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_PLACE, &G_IK_NOOP, &G_HELP, NULL};
 
 const cli_command CLI_COMMANDS[] = {
     {"run", cmd_run, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "generate text from a prompt", RUN_GROUPS, NULL},

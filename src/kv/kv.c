@@ -51,8 +51,8 @@ int kv_init(kv_cache *kv, kv_kind kind, int n_layer, int n_seq, int n_ctx_seq, i
         kv->k[il] = be[il]->ops->buf_alloc(be[il], (size_t)kb);
         if (need_v) kv->v[il] = be[il]->ops->buf_alloc(be[il], (size_t)vb);
         if (!kv->k[il] || (need_v && !kv->v[il]))
-            return err_set(err, LATTE_E_NOMEM, "out of memory for the KV cache (%llu bytes per layer)",
-                           (unsigned long long)(kb + vb));
+            return err_set(err, LATTE_E_NOMEM, "%s: out of memory for the KV cache (%llu bytes per layer): reduce the context (-c)",
+                           be[il]->ops->name, (unsigned long long)(kb + vb));
         kv->bytes += kb + (need_v ? vb : 0);
     }
     return 0;

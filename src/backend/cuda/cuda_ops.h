@@ -87,6 +87,16 @@ int cuda_add_bias(cuda_stream s, float *x, const float *bias, int n, int d, latt
 /* dst[0..n) = src[0..n) (device to device, a kernel: it runs inside graphs at full speed) */
 int cuda_copy(cuda_stream s, void *dst, const void *src, size_t n, latte_err *err);
 
+/* Writes n f32 rows of d into a cache of type t (f32, f16, bf16; q8_0 when d % 32 == 0): row i
+ * to cache row rows[i] (device); when transposed (f32/f16/bf16), dst is [d][ld] and row i goes
+ * to column rows[i]. Rounding as the CPU's quant_quant_row. */
+int cuda_cache_write(cuda_stream s, void *dst, uint32_t t, int64_t ld, bool transposed, const int64_t *rows,
+                     const float *src, int n, int d, latte_err *err);
+/* out[i] (+)= sum over s < n_used with ids[i*n_used+s] >= 0 of weights[i*n_used+s] * d[i*n_used+s]
+ * (rows of dim); out is overwritten unless accumulate. All device pointers. */
+int cuda_moe_combine(cuda_stream s, const float *d, const int32_t *ids, const float *weights, int n, int n_used,
+                     int dim, float *out, bool accumulate, latte_err *err);
+
 /* DeepSeek MoE routing, the same function as graph_route (src/graph/moe.c). */
 typedef struct cuda_route_params {
     int n_expert, n_used;           /* n_expert <= 1024 */
