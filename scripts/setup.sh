@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS="build-essential pkg-config libpcre2-dev libutf8proc-dev libjansson-dev libedit-dev clang-14 libclang-rt-14-dev"
+DEBS="build-essential pkg-config libpcre2-dev libutf8proc-dev libjansson-dev libedit-dev libmicrohttpd-dev clang-14 libclang-rt-14-dev"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
