@@ -2,10 +2,28 @@
  * model, makes a context with one sequence per slot and runs the server (src/server) until
  * SIGINT or SIGTERM, which end it with exit status 0. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "../server/server.h"
 #include "generate.h"
+
+/* A template named with --chat-template must exist; a model without one serves completions
+ * only, which a warning says once. */
+static int check_template(const cli_opts *o, const latte_model *m) {
+    latte_chat_msg probe = {"user", "hi"};
+    char *text = NULL;
+    latte_err err = {0};
+    int rc = latte_chat_format(m, o->chat_template, &probe, 1, true, &text, &err);
+    free(text);
+    if (!rc) return 0;
+    if (o->chat_template) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    fprintf(stderr, "warning: chat requests will fail: %s\n", err.msg);
+    return 0;
+}
 
 int cmd_serve(const cli_opts *o) {
     if (o->slot_save_path) {
@@ -19,6 +37,7 @@ int cmd_serve(const cli_opts *o) {
     latte_ctx *c = NULL;
     int rc = cli_load_model(o, false, &m);
     if (!rc) rc = cli_make_ctx(o, m, &c);
+    if (!rc) rc = check_template(o, m);
     if (!rc) {
         server_params p = {.host = o->host, .port = o->port, .api_key = o->api_key, .alias = o->alias,
                            .model_path = o->model ? o->model : cli_default_model_path(),

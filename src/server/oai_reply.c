@@ -2,6 +2,7 @@
  * R1-style reasoning split into reasoning_content) and text_completion, their streamed
  * chunks ending with `data: [DONE]`, and llama.cpp's /completion. Usage counts the whole
  * prompt; prompt_tokens_details.cached_tokens (and timings.cache_n) what came from a slot. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,35 @@ static void split(const char *text, size_t len, bool think_open, size_t *tb, siz
     if (think_open && *te == 0 && *ab == 0) *tb = 0, *te = len, *ab = len; /* no closing tag yet */
 }
 
-static json_t *str_n(const char *s, size_t n) {
+/* Length of the valid UTF-8 character at s[0..n), or 0 when it is not one. */
+static size_t utf8_char(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!k || k > n || (k == 2 && c < 0xC2) || (k == 4 && c > 0xF4)) return 0;
+    uint32_t cp = k == 1 ? c : c & (0x7Fu >> k);
+    for (size_t j = 1; j < k; j++) {
+        if ((s[j] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[j] & 0x3F);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return k;
+}
+
+/* Text as a JSON string; bytes that are not UTF-8 (a model may write them) become U+FFFD,
+ * so a reply is always valid JSON. */
+json_t *json_text(const char *s, size_t n) {
     json_t *j = json_stringn(s, n);
+    if (j) return j;
+    char *t = malloc(n * 3 + 1);
+    size_t w = 0;
+    if (!t) return json_string("");
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_char((const unsigned char *)s + i, n - i);
+        if (k) memcpy(t + w, s + i, k), w += k, i += k;
+        else memcpy(t + w, "\xEF\xBF\xBD", 3), w += 3, i++;
+    }
+    j = json_stringn(t, w);
+    free(t);
     return j ? j : json_string("");
 }
 
@@ -27,7 +55,7 @@ static json_t *token_json(const srv *sv, int32_t id, float lp, bool chat) {
     if (nb > (int)sizeof piece) nb = (int)sizeof piece;
     json_t *bytes = json_array();
     for (int i = 0; i < nb; i++) json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
-    return json_pack("{s:o,s:i,s:f,s:o}", "token", str_n(piece, (size_t)nb), "id", id, "logprob", (double)lp, "bytes",
+    return json_pack("{s:o,s:i,s:f,s:o}", "token", json_text(piece, (size_t)nb), "id", id, "logprob", (double)lp, "bytes",
                      bytes);
 }
 
@@ -54,7 +82,7 @@ static json_t *logprobs_legacy(const srv *sv, const task *t, int a, int b) {
     for (int i = a; i < b; i++) {
         char piece[256];
         int nb = latte_token_to_bytes(sv->m, t->toks[i], piece, sizeof piece);
-        json_array_append_new(toks, str_n(piece, nb < 0 ? 0 : nb > 256 ? 256 : (size_t)nb));
+        json_array_append_new(toks, json_text(piece, nb < 0 ? 0 : nb > 256 ? 256 : (size_t)nb));
         json_array_append_new(lps, json_real(t->lp[i]));
         json_array_append_new(offs, json_integer(i ? (json_int_t)t->tok_end[i - 1] : 0));
         json_t *top = json_object();
@@ -97,7 +125,7 @@ static json_t *timings(const task *t) {
 json_t *oai_final(const srv *sv, const task *t, const req_opts *o) {
     int nt = toks_within(t, t->len);
     if (o->kind == API_NATIVE) {
-        json_t *j = json_pack("{s:o,s:i,s:i,s:i,s:b,s:s,s:b,s:i,s:o,s:s}", "content", str_n(t->text, t->len),
+        json_t *j = json_pack("{s:o,s:i,s:i,s:i,s:b,s:s,s:b,s:i,s:o,s:s}", "content", json_text(t->text, t->len),
                               "tokens_predicted", t->n_toks, "tokens_evaluated", t->p.n_prompt, "tokens_cached",
                               t->n_cached, "stop", 1, "stop_type",
                               t->finish == FINISH_LENGTH ? "limit" : t->truncated_by_stop ? "word" : "eos", "truncated",
@@ -111,16 +139,16 @@ json_t *oai_final(const srv *sv, const task *t, const req_opts *o) {
         size_t tb, te, ab;
         split(t->text, t->len, o->think_open, &tb, &te, &ab);
         if (te > tb || ab > 0) {
-            json_object_set_new(msg, "reasoning_content", str_n(t->text + tb, te - tb));
-            json_object_set_new(msg, "content", str_n(t->text + ab, t->len - ab));
+            json_object_set_new(msg, "reasoning_content", json_text(t->text + tb, te - tb));
+            json_object_set_new(msg, "content", json_text(t->text + ab, t->len - ab));
         } else {
-            json_object_set_new(msg, "content", str_n(t->text, t->len));
+            json_object_set_new(msg, "content", json_text(t->text, t->len));
         }
         choice = json_pack("{s:i,s:o,s:s}", "index", 0, "message", msg, "finish_reason", finish_name(t));
         json_object_set_new(choice, "logprobs",
                             o->logprobs ? json_pack("{s:o}", "content", logprobs_content(sv, t, 0, nt)) : json_null());
     } else {
-        choice = json_pack("{s:i,s:o,s:s}", "index", 0, "text", str_n(t->text, t->len), "finish_reason", finish_name(t));
+        choice = json_pack("{s:i,s:o,s:s}", "index", 0, "text", json_text(t->text, t->len), "finish_reason", finish_name(t));
         json_object_set_new(choice, "logprobs", o->logprobs ? logprobs_legacy(sv, t, 0, nt) : json_null());
     }
     return json_pack("{s:s,s:s,s:I,s:s,s:[o],s:o,s:o}", "id", o->id, "object",
@@ -174,13 +202,13 @@ static json_t *chat_delta(const task *t, const req_opts *o, stream_pos *sp, size
     if (o->split_reasoning) split(t->text, to, o->think_open, &tb, &te, &ab);
     if (te > tb || ab > 0) {
         size_t r0 = sp->r_sent > tb ? sp->r_sent : tb;
-        if (te > r0) json_object_set_new(d, "reasoning_content", str_n(t->text + r0, te - r0));
+        if (te > r0) json_object_set_new(d, "reasoning_content", json_text(t->text + r0, te - r0));
         sp->r_sent = te > r0 ? te : sp->r_sent;
     } else {
         ab = 0;
     }
     size_t c0 = sp->c_sent > ab ? sp->c_sent : ab;
-    if (to > c0) json_object_set_new(d, "content", str_n(t->text + c0, to - c0));
+    if (to > c0) json_object_set_new(d, "content", json_text(t->text + c0, to - c0));
     if (to > c0) sp->c_sent = to;
     return d;
 }
@@ -197,7 +225,7 @@ int oai_stream_events(const srv *sv, const task *t, const req_opts *o, stream_po
     }
     if (o->kind == API_NATIVE) {
         if (fresh) {
-            json_t *j = json_pack("{s:o,s:b}", "content", str_n(t->text + sp->sent, to - sp->sent), "stop", 0);
+            json_t *j = json_pack("{s:o,s:b}", "content", json_text(t->text + sp->sent, to - sp->sent), "stop", 0);
             if (o->logprobs) json_object_set_new(j, "completion_probabilities", logprobs_content(sv, t, sp->toks_sent, nt));
             if (emit(buf, len, cap, j)) return -1;
         }
@@ -205,7 +233,7 @@ int oai_stream_events(const srv *sv, const task *t, const req_opts *o, stream_po
         return t->finish ? emit(buf, len, cap, oai_final(sv, t, o)) : 0;
     }
     if (fresh) {
-        json_t *body = o->kind == API_CHAT ? chat_delta(t, o, sp, to) : str_n(t->text + sp->sent, to - sp->sent);
+        json_t *body = o->kind == API_CHAT ? chat_delta(t, o, sp, to) : json_text(t->text + sp->sent, to - sp->sent);
         if (emit(buf, len, cap, chunk(sv, o, body, NULL, chunk_logprobs(sv, t, o, sp->toks_sent, nt)))) return -1;
         sp->sent = to, sp->toks_sent = nt;
     }

@@ -78,8 +78,8 @@ static enum MHD_Result post_tokenize(srv *sv, struct MHD_Connection *conn, json_
         if (!json_is_true(wp)) { json_array_append_new(a, json_integer(ids[i])); continue; }
         char piece[256];
         int nb = latte_token_to_bytes(sv->m, ids[i], piece, sizeof piece);
-        json_array_append_new(a, json_pack("{s:i,s:s%}", "id", ids[i], "piece", piece,
-                                           (size_t)(nb < 0 ? 0 : nb > (int)sizeof piece ? (int)sizeof piece : nb)));
+        json_array_append_new(a, json_pack("{s:i,s:o}", "id", ids[i], "piece",
+                                           json_text(piece, (size_t)(nb < 0 ? 0 : nb > (int)sizeof piece ? (int)sizeof piece : nb))));
     }
     free(ids);
     return http_reply_json(conn, 200, json_pack("{s:o}", "tokens", a));
@@ -101,9 +101,8 @@ static enum MHD_Result post_detokenize(srv *sv, struct MHD_Connection *conn, jso
         int nb = latte_token_to_bytes(sv->m, (int32_t)json_integer_value(v), out + len, 256);
         if (nb > 0) len += (size_t)(nb > 256 ? 256 : nb);
     }
-    json_t *j = json_pack("{s:s%}", "content", out, len);
+    json_t *j = json_pack("{s:o}", "content", json_text(out, len));
     free(out);
-    if (!j) return http_reply_error(conn, 400, "the tokens do not form valid UTF-8 text");
     return http_reply_json(conn, 200, j);
 }
 

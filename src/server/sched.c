@@ -354,7 +354,7 @@ int sched_init(sched **out, latte_model *m, latte_ctx *c, const sched_params *p,
     if (s->p.prompt_chunk < 1) s->p.prompt_chunk = 1;
     if (s->p.max_queue < 0) s->p.max_queue = 0;
     s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
-    s->queue = calloc((size_t)s->p.max_queue + 1, sizeof *s->queue);
+    s->queue = calloc((size_t)s->p.max_queue + (size_t)s->n_slots + 1, sizeof *s->queue);
     if (!s->slots || !s->queue) goto oom;
     for (int i = 0; i < s->n_slots; i++) {
         s->slots[i].id = i;
@@ -412,7 +412,9 @@ void sched_free(sched *s) {
 
 int sched_submit(sched *s, task *t) {
     pthread_mutex_lock(&s->mu);
-    int rc = s->stopping ? SCHED_STOPPING : s->n_queued >= s->p.max_queue ? SCHED_FULL : SCHED_OK;
+    int idle = 0; /* queued tasks up to the idle slots' number are about to start, not waiting */
+    for (int i = 0; i < s->n_slots; i++) idle += !s->slots[i].t;
+    int rc = s->stopping ? SCHED_STOPPING : s->n_queued - idle >= s->p.max_queue ? SCHED_FULL : SCHED_OK;
     if (rc == SCHED_OK) {
         t->refs++;
         t->t_queued = task_now();

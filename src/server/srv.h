@@ -71,7 +71,9 @@ typedef struct stream_pos {
  * to *buf (malloc'ed, grown). Lock held. Returns -1 on out of memory. */
 int oai_stream_events(const srv *sv, const task *t, const req_opts *o, stream_pos *sp, char **buf, size_t *len,
                       size_t *cap);
-/* The whole error object as one SSE event. */
+/* Text as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+json_t *json_text(const char *s, size_t n);
+/* Appends one SSE event `data: DATA` to *buf. */
 int sse_append(char **buf, size_t *len, size_t *cap, const char *data);
 
 /* ---- slots.c: POST /slots/{id}?action=save|restore|erase ---- */
