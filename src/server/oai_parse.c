@@ -228,9 +228,29 @@ static int text_prompt(const srv *sv, json_t *b, task *t, perr *e) {
     return 0;
 }
 
+/* response_format (OpenAI) or json_schema (llama.cpp): a guide for constrained sampling. */
+static int response_format(json_t *b, task *t, perr *e) {
+    json_t *rf = json_object_get(b, "response_format"), *schema = json_object_get(b, "json_schema");
+    if (rf && !json_is_null(rf)) {
+        const char *type = json_string_value(json_object_get(rf, "type"));
+        if (!json_is_object(rf) || !type) return fail(e, "\"%s\" must be an object with a \"type\"%s", "response_format", "");
+        if (!strcmp(type, "text")) return 0;
+        if (!strcmp(type, "json_object")) schema = json_object_get(rf, "schema");
+        else if (!strcmp(type, "json_schema")) {
+            schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
+            if (!schema) return fail(e, "\"%s\" needs json_schema.schema%s", "response_format", "");
+        } else return fail(e, "\"%s\" type must be text, json_object or json_schema%s", "response_format", "");
+        if (!(t->p.guide = guide_new(schema, e->msg, e->cap))) return 400;
+        return 0;
+    }
+    if (schema && !json_is_null(schema) && !(t->p.guide = guide_new(schema, e->msg, e->cap))) return 400;
+    return 0;
+}
+
 int oai_parse(const srv *sv, json_t *body, api_kind kind, task *t, req_opts *o, char *msg, size_t cap) {
     perr e = {msg, cap};
     int rc = parse_common(sv, body, kind, t, o, &e);
+    if (!rc) rc = response_format(body, t, &e);
     if (!rc) rc = kind == API_CHAT ? chat_prompt(sv, body, t, o, &e) : text_prompt(sv, body, t, &e);
     if (rc) return rc;
     int n_ctx = sched_n_ctx_slot(sv->sch);

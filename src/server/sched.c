@@ -38,6 +38,8 @@ struct sched {
     task **queue;
     int n_queued;
     latte_batch batch;
+    guide_vocab vocab;      /* token bytes for constrained sampling */
+    float *masked;          /* [n_vocab] logits under a guide */
     pthread_mutex_t mu;
     pthread_cond_t work;    /* the worker waits here for tasks */
     pthread_cond_t changed; /* HTTP threads wait here for output */
@@ -269,7 +271,15 @@ static void sample_all(sched *s) {
             continue;
         }
         const float *lg = latte_ctx_logits_ith(s->c, sl->row);
-        int32_t tok = latte_sampler_sample(sl->smp, lg, s->n_vocab);
+        int32_t tok;
+        if (t->p.guide) { /* only tokens that keep the JSON valid */
+            memcpy(s->masked, lg, sizeof *lg * (size_t)s->n_vocab);
+            guide_mask(t->p.guide, &s->vocab, s->masked);
+            tok = latte_sampler_sample(sl->smp, s->masked, s->n_vocab);
+            if (tok >= 0 && !guide_accept(t->p.guide, &s->vocab, tok)) tok = -1;
+        } else {
+            tok = latte_sampler_sample(sl->smp, lg, s->n_vocab);
+        }
         if (tok >= 0) latte_sampler_accept(sl->smp, tok);
         float lp = t->p.logprobs ? logprobs(s, lg, tok, t->p.n_probs, top_id, top_lp) : 0;
         pthread_mutex_lock(&s->mu);
@@ -343,6 +353,35 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Every token's bytes, and which tokens a guide never allows (control, unused). */
+static int vocab_init(guide_vocab *v, const latte_model *m) {
+    int n = latte_model_n_vocab(m);
+    size_t cap = (size_t)n * 8, len = 0;
+    v->n = n;
+    v->bytes = malloc(cap);
+    v->off = malloc(sizeof *v->off * ((size_t)n + 1));
+    v->banned = calloc((size_t)n, sizeof *v->banned);
+    v->eog = calloc((size_t)n, sizeof *v->eog);
+    if (!v->bytes || !v->off || !v->banned || !v->eog) return -1;
+    for (int i = 0; i < n; i++) {
+        char piece[256];
+        int nb = latte_token_to_bytes(m, i, piece, sizeof piece), kind = latte_token_kind_of(m, i);
+        if (nb < 0 || nb > (int)sizeof piece) nb = 0;
+        v->eog[i] = latte_token_is_eog(m, i);
+        v->banned[i] = kind == LATTE_TOKEN_CONTROL || kind == LATTE_TOKEN_UNUSED || kind == LATTE_TOKEN_UNKNOWN;
+        if (len + (size_t)nb > cap) {
+            char *nbuf = realloc(v->bytes, cap = cap * 2 + (size_t)nb);
+            if (!nbuf) return -1;
+            v->bytes = nbuf;
+        }
+        v->off[i] = (uint32_t)len;
+        memcpy(v->bytes + len, piece, (size_t)nb);
+        len += (size_t)nb;
+    }
+    v->off[n] = (uint32_t)len;
+    return 0;
+}
+
 int sched_init(sched **out, latte_model *m, latte_ctx *c, const sched_params *p, latte_err *err) {
     sched *s = calloc(1, sizeof *s);
     *out = NULL;
@@ -362,6 +401,7 @@ int sched_init(sched **out, latte_model *m, latte_ctx *c, const sched_params *p,
         if (!(s->slots[i].cache = malloc(sizeof(int32_t) * (size_t)s->n_ctx))) goto oom;
     }
     if (latte_batch_init(&s->batch, s->n_slots + s->p.prompt_chunk, err)) goto fail;
+    if (vocab_init(&s->vocab, m) || !(s->masked = malloc(sizeof *s->masked * (size_t)s->n_vocab))) goto oom;
     latte_ctx_reset(c);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
@@ -407,6 +447,11 @@ void sched_free(sched *s) {
     free(s->slots);
     free(s->queue);
     latte_batch_free(&s->batch);
+    free(s->vocab.bytes);
+    free(s->vocab.off);
+    free(s->vocab.banned);
+    free(s->vocab.eog);
+    free(s->masked);
     free(s);
 }
 

@@ -31,6 +31,7 @@ void task_unref(task *t) {
     free(t->p.prompt);
     for (int i = 0; i < t->p.n_stops; i++) free(t->p.stops[i]);
     free(t->p.stops);
+    guide_free(t->p.guide);
     free(t->text);
     free(t->toks);
     free(t->tok_end);

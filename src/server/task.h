@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_guide.h"
+
 #define TASK_MAX_PROBS 20 /* top_logprobs / n_probs at most (OpenAI's limit) */
 
 typedef enum { FINISH_NONE, FINISH_STOP, FINISH_LENGTH, FINISH_CANCEL, FINISH_ERROR } task_finish;
@@ -27,6 +29,7 @@ typedef struct task_params {
     bool cache_prompt;        /* reuse the longest prefix a slot holds */
     bool hold_think;          /* hold back partial <think> tags (chat: reasoning is split off) */
     int id_slot;              /* -1: any free slot */
+    json_guide *guide;        /* owned: constrained sampling (response_format), NULL: none */
 } task_params;
 
 typedef struct task {
