@@ -300,6 +300,84 @@ def check_slot_save(tag, srv):
     report(f"{tag}_slot_bad_name_400", st == 400, f"{st} {j}")
 
 
+SCHEMA = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"},
+    "color": {"enum": ["red", "green", "blue"]}, "score": {"type": "number"},
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 10}, "maxItems": 3},
+    "ok": {"type": "boolean"}}, "required": ["name", "age", "color", "tags", "ok"]}
+
+
+def valid(v, s):
+    """The schema subset the server enforces, checked independently."""
+    if "enum" in s:
+        return v in s["enum"]
+    t = s.get("type")
+    if t == "object":
+        props = s.get("properties", {})
+        return isinstance(v, dict) and all(k in v for k in s.get("required", [])) and \
+            all(k in props and valid(x, props[k]) for k, x in v.items())
+    if t == "array":
+        return isinstance(v, list) and len(v) <= s.get("maxItems", len(v)) and all(valid(x, s["items"]) for x in v)
+    if t == "string":
+        return isinstance(v, str) and len(v) <= s.get("maxLength", len(v))
+    if t == "integer":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if t == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if t == "boolean":
+        return isinstance(v, bool)
+    return True
+
+
+def check_json(tag, srv):
+    cli = srv.client()
+    rf = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
+    for stream in (False, True):
+        for i, who in enumerate(("a pirate", "a cook")):
+            r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": f"Describe {who}."}],
+                                            max_tokens=120, temperature=0.7, seed=i, response_format=rf, stream=stream)
+            text = "".join(ev.choices[0].delta.content or "" for ev in r if ev.choices) if stream \
+                else r.choices[0].message.content
+            try:
+                v = json.loads(text)
+                ok, why = valid(v, SCHEMA), text
+            except ValueError as e:
+                ok, why = False, f"{e}: {text!r}"
+            report(f"{tag}_json_schema{'_stream' if stream else ''}_{i}", ok, why)
+    r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": "Reply in JSON."}],
+                                    max_tokens=200, temperature=0, response_format={"type": "json_object"})
+    text = r.choices[0].message.content
+    ok = r.choices[0].finish_reason == "length"
+    if not ok:
+        try:
+            ok = isinstance(json.loads(text), dict)
+        except ValueError:
+            ok = False
+    report(f"{tag}_json_object", ok, text)
+    st, j = srv.http("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
+                                                      "response_format": {"type": "json_schema", "json_schema": {
+                                                          "schema": {"type": "string", "pattern": "a+"}}}})
+    report(f"{tag}_json_schema_unsupported_400", st == 400 and "pattern" in j["error"]["message"], f"{st} {j}")
+
+
+def check_logprobs(tag, srv):
+    cli = srv.client()
+    r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], max_tokens=6,
+                                    temperature=0, logprobs=True, top_logprobs=3)
+    lp = r.choices[0].logprobs.content
+    ok = len(lp) == r.usage.completion_tokens and "".join(t.token for t in lp) == r.choices[0].message.content
+    ok = ok and all(len(t.top_logprobs) == 3 and t.top_logprobs[0].token == t.token and t.logprob <= 0 and
+                    t.top_logprobs[0].logprob >= t.top_logprobs[1].logprob >= t.top_logprobs[2].logprob for t in lp)
+    report(f"{tag}_chat_logprobs", ok, str(lp[:2]))
+    r = cli.completions.create(model="m", prompt="The capital of France is", max_tokens=4, temperature=0, logprobs=2)
+    l = r.choices[0].logprobs
+    report(f"{tag}_completion_logprobs", len(l.tokens) == 4 and len(l.top_logprobs[0]) == 2 and
+           "".join(l.tokens) == r.choices[0].text and all(x <= 0 for x in l.token_logprobs), str(l)[:300])
+    st, j = srv.http("POST", "/completion", {"prompt": "Hello", "n_predict": 3, "n_probs": 2, "temperature": 0})
+    cp = j.get("completion_probabilities", []) if st == 200 else []
+    report(f"{tag}_native_n_probs", len(cp) == 3 and all(len(c["top_logprobs"]) == 2 for c in cp), str(j)[:300])
+
+
 def main():
     if openai is None:
         print("SKIP check_server: the openai package is not installed (pip install -r tests/requirements.txt)")
@@ -316,6 +394,8 @@ def main():
             check_errors("smol", srv)
             check_prefix_reuse("smol", srv)
             check_slot_save("smol", srv)
+            check_json("smol", srv)
+            check_logprobs("smol", srv)
         finally:
             rc = srv.stop()
         report("smol_sigterm_exit_0", rc == 0, f"exit {rc}")

@@ -7,6 +7,7 @@
 #include "json_guide.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,9 +455,38 @@ static bool try_bytes(const json_guide *g, gstate *s, const char *b, size_t n) {
     return true;
 }
 
+int guide_vocab_index(guide_vocab *v) {
+    if (!(v->str_chars = malloc(sizeof *v->str_chars * (size_t)(v->n ? v->n : 1)))) return -1;
+    for (int i = 0; i < v->n; i++) {
+        int32_t n = 0;
+        for (uint32_t k = v->off[i]; k < v->off[i + 1] && n >= 0; k++) {
+            unsigned char c = (unsigned char)v->bytes[k];
+            if (c == '"' || c == '\\' || c < 0x20) n = -1;
+            else n += (c & 0xC0) != 0x80;
+        }
+        v->str_chars[i] = v->off[i] == v->off[i + 1] ? -1 : n;
+    }
+    return 0;
+}
+
+/* Inside a plain string (the common case), a token without quote, backslash or control byte
+ * fits when the length limit allows its characters: no need to run the automaton. */
+static bool in_plain_string(const json_guide *g, int *room) {
+    const gstate *s = &g->st;
+    if (!s->depth) return false;
+    const frame *f = &s->f[s->depth - 1];
+    if (f->kind != F_STR || f->phase != 0) return false;
+    const node *n = &g->nodes[f->node];
+    int max_n = n->kind == N_STRING ? n->max_n : -1;
+    *room = max_n < 0 ? INT32_MAX : max_n - f->len;
+    return true;
+}
+
 void guide_mask(const json_guide *g, const guide_vocab *v, float *logits) {
     bool first[256];
     gstate tmp;
+    int room = 0;
+    bool plain = in_plain_string(g, &room);
     for (int c = 0; c < 256; c++) {
         copy_state(&tmp, &g->st);
         first[c] = feed(g, &tmp, (unsigned)c);
@@ -467,6 +497,7 @@ void guide_mask(const json_guide *g, const guide_vocab *v, float *logits) {
         bool ok;
         if (v->eog[i]) ok = complete;
         else if (v->banned[i] || a == b || !first[(unsigned char)v->bytes[a]]) ok = false;
+        else if (plain && v->str_chars[i] >= 0) ok = v->str_chars[i] <= room;
         else {
             copy_state(&tmp, &g->st);
             ok = try_bytes(g, &tmp, v->bytes + a, b - a);

@@ -27,7 +27,12 @@ typedef struct guide_vocab {
     char *bytes;
     uint32_t *off;
     bool *banned, *eog;
+    int32_t *str_chars;  /* characters when the token can sit inside a JSON string as is (no quote,
+                            backslash or control byte), else -1: the fast path of guide_mask */
 } guide_vocab;
+
+/* Fills v->str_chars from v->bytes (after n, bytes and off are set); -1 on out of memory. */
+int guide_vocab_index(guide_vocab *v);
 
 /* Sets logits[i] = -inf for every token the guide refuses now. */
 void guide_mask(const json_guide *g, const guide_vocab *v, float *logits);

@@ -379,7 +379,7 @@ static int vocab_init(guide_vocab *v, const latte_model *m) {
         len += (size_t)nb;
     }
     v->off[n] = (uint32_t)len;
-    return 0;
+    return guide_vocab_index(v);
 }
 
 int sched_init(sched **out, latte_model *m, latte_ctx *c, const sched_params *p, latte_err *err) {
@@ -451,6 +451,7 @@ void sched_free(sched *s) {
     free(s->vocab.off);
     free(s->vocab.banned);
     free(s->vocab.eog);
+    free(s->vocab.str_chars);
     free(s->masked);
     free(s);
 }
