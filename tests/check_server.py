@@ -28,6 +28,7 @@ SMOL = os.path.join(os.path.expanduser("~"), ".cache", "latte", "SmolLM2-135M-In
 TINY = os.path.join(SHARED, "models", "tiny-mla.gguf")
 KEY = "sekrit"
 N_GEN = 12
+N_CONCURRENT = 4 if SAN else 16  # the sanitizer build is ~20x slower: fewer clients, same checks
 
 
 class Server:
@@ -187,7 +188,7 @@ def check_basic(tag, srv, model, template):
            str(j)[:200])
 
 
-def check_concurrent(tag, srv, n=16):
+def check_concurrent(tag, srv, n=N_CONCURRENT):
     cli = srv.client()
     prompts = [f"Write a line about the number {i}." for i in range(n)]
     alone = [chat(cli, [{"role": "user", "content": p}])[0] for p in prompts]
@@ -201,7 +202,7 @@ def check_concurrent(tag, srv, n=16):
         got = list(ex.map(one, range(n)))
     dt = time.time() - t0
     bad = [i for i in range(n) if got[i][0] != alone[i] or got[i][1][0] not in ("stop", "length")]
-    report(f"{tag}_16_concurrent_equal_alone", not bad,
+    report(f"{tag}_{n}_concurrent_equal_alone", not bad,
            f"streams {bad} differ: {[(got[i][0], alone[i]) for i in bad[:2]]}")
     busy = slots_idle(srv)
     report(f"{tag}_no_slot_left_busy", not busy, f"busy slots {busy}")
@@ -333,7 +334,7 @@ def check_json(tag, srv):
     cli = srv.client()
     rf = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
     for stream in (False, True):
-        for i, who in enumerate(("a pirate", "a cook")):
+        for i, who in enumerate(("a pirate", "a cook")[int(stream):int(stream) + 1]):
             r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": f"Describe {who}."}],
                                             max_tokens=120, temperature=0.7, seed=i, response_format=rf, stream=stream)
             text = "".join(ev.choices[0].delta.content or "" for ev in r if ev.choices) if stream \
@@ -345,7 +346,7 @@ def check_json(tag, srv):
                 ok, why = False, f"{e}: {text!r}"
             report(f"{tag}_json_schema{'_stream' if stream else ''}_{i}", ok, why)
     r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": "Reply in JSON."}],
-                                    max_tokens=200, temperature=0, response_format={"type": "json_object"})
+                                    max_tokens=40, temperature=0, response_format={"type": "json_object"})
     text = r.choices[0].message.content
     ok = r.choices[0].finish_reason == "length"
     if not ok:
@@ -378,6 +379,57 @@ def check_logprobs(tag, srv):
     report(f"{tag}_native_n_probs", len(cp) == 3 and all(len(c["top_logprobs"]) == 2 for c in cp), str(j)[:300])
 
 
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city",
+                                           "parameters": {"type": "object", "required": ["city"], "properties": {
+                                               "city": {"type": "string", "maxLength": 30}}}}},
+         {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}]
+
+
+def check_tools(tag, srv):
+    """A round trip: a forced call, the tool's result rendered back, then the answer."""
+    cli = srv.client()
+    for stream in (False, True):
+        msgs = [{"role": "user", "content": "What is the weather in Paris?"}]
+        r = cli.chat.completions.create(model="m", messages=msgs, tools=TOOLS, max_tokens=40, temperature=0,
+                                        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                        stream=stream)
+        if stream:
+            calls, finish = [], None
+            for ev in r:
+                for c in (ev.choices[0].delta.tool_calls or []) if ev.choices else []:
+                    calls.append(c)
+                finish = (ev.choices[0].finish_reason if ev.choices else None) or finish
+        else:
+            calls, finish = r.choices[0].message.tool_calls or [], r.choices[0].finish_reason
+        ok = finish == "tool_calls" and len(calls) == 1 and calls[0].function.name == "get_weather"
+        try:
+            args = json.loads(calls[0].function.arguments) if calls else None
+        except ValueError:
+            args = None
+        ok = ok and isinstance(args, dict) and isinstance(args.get("city"), str)
+        name = f"{tag}_tool_call{'_stream' if stream else ''}"
+        report(name, ok, f"{finish} {calls}")
+        if not ok:
+            continue
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": calls[0].id, "type": "function",
+             "function": {"name": calls[0].function.name, "arguments": calls[0].function.arguments}}]})
+        msgs.append({"role": "tool", "tool_call_id": calls[0].id, "content": "Sunny, 24 C"})
+        r2 = cli.chat.completions.create(model="m", messages=msgs, tools=TOOLS, max_tokens=8, temperature=0)
+        report(name + "_answer", r2.usage.prompt_tokens > r.usage.prompt_tokens + 5 if not stream else
+               r2.usage.prompt_tokens > 0, str(r2.usage))
+    st, j = srv.http("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": TOOLS,
+                                                      "tool_choice": {"type": "function",
+                                                                      "function": {"name": "nope"}}})
+    report(f"{tag}_tool_choice_unknown_400", st == 400 and "nope" in j["error"]["message"], f"{st} {j}")
+
+
+def timed(fn, *args):
+    t0 = time.time()
+    fn(*args)
+    print(f"  {fn.__name__} {args[0]}: {time.time() - t0:.1f}s")
+
+
 def main():
     if openai is None:
         print("SKIP check_server: the openai package is not installed (pip install -r tests/requirements.txt)")
@@ -389,13 +441,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         srv = Server("--api-key", KEY, "-np", "16", "-c", "8192", "--slot-save-path", tmp)
         try:
-            check_basic("smol", srv, SMOL, None)
-            check_concurrent("smol", srv)
-            check_errors("smol", srv)
-            check_prefix_reuse("smol", srv)
-            check_slot_save("smol", srv)
-            check_json("smol", srv)
-            check_logprobs("smol", srv)
+            timed(check_basic, "smol", srv, SMOL, None)
+            timed(check_concurrent, "smol", srv)
+            timed(check_errors, "smol", srv)
+            timed(check_prefix_reuse, "smol", srv)
+            timed(check_slot_save, "smol", srv)
+            timed(check_json, "smol", srv)
+            timed(check_logprobs, "smol", srv)
+            timed(check_tools, "smol", srv)
         finally:
             rc = srv.stop()
         report("smol_sigterm_exit_0", rc == 0, f"exit {rc}")
@@ -403,8 +456,8 @@ def main():
     if os.path.exists(TINY):
         srv = Server("-m", TINY, "--api-key", KEY, "-np", "16", "-c", "8192", "--chat-template", "deepseek3")
         try:
-            check_basic("tiny_mla", srv, TINY, "deepseek3")
-            check_concurrent("tiny_mla", srv)
+            timed(check_basic, "tiny_mla", srv, TINY, "deepseek3")
+            timed(check_concurrent, "tiny_mla", srv)
         finally:
             rc = srv.stop()
         report("tiny_mla_sigterm_exit_0", rc == 0, f"exit {rc}")

@@ -192,7 +192,45 @@ static void check_reasoning(void) {
         }
 }
 
+static void check_tool_parse(void) {
+    static const struct {
+        const char *text;
+        bool forced;
+        int n;
+        const char *name, *args, *content;
+    } cases[] = {
+        {"Let me look.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>", false, 1, "f",
+         "{\"a\":1}", "Let me look."},
+        {"<tool_call>{\"name\":\"f\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"g\",\"arguments\":{}}"
+         "</tool_call>", false, 2, "f", "{}", ""},
+        {"ok<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\": [1]}\n```"
+         "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", false, 1, "f", "{\"a\":[1]}", "ok"},
+        {"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"b\": 2}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+         false, 1, "f", "{\"b\":2}", ""},
+        {" {\"name\": \"f\", \"parameters\": {\"c\": \"x\"}}", false, 1, "f", "{\"c\":\"x\"}", ""},
+        {"{\"arguments\": {}, \"name\": \"f\"}", true, 1, "f", "{}", ""},
+        {"no call here {", false, 0, NULL, NULL, "no call here {"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tool_call *calls = NULL;
+        size_t cl = 0, len = strlen(cases[i].text);
+        int n = tool_calls_parse(cases[i].text, len, cases[i].forced, &calls, &cl);
+        bool ok = n == cases[i].n && cl == strlen(cases[i].content) && !memcmp(cases[i].text, cases[i].content, cl);
+        if (ok && n) ok = !strcmp(calls[0].name, cases[i].name) && !strcmp(calls[0].args, cases[i].args);
+        char name[64], why[512];
+        snprintf(name, sizeof name, "tool call parse case %zu", i);
+        snprintf(why, sizeof why, "%d calls (%s %s), content %zu bytes", n, n ? calls[0].name : "-", n ? calls[0].args : "-",
+                 cl);
+        report(ok, name, why);
+        tool_calls_free(calls, n);
+    }
+    const char *partial = "Sure <tool_c";
+    report(tool_calls_content_limit(partial, strlen(partial), false, TOOL_FMT_HERMES) == 5,
+           "tool call opener held back while streaming", partial);
+}
+
 int main(void) {
+    check_tool_parse();
     check_guide_texts();
     check_guide_mask();
     check_reasoning();

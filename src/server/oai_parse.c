@@ -3,27 +3,26 @@
  * limits. Every field is checked for its type and range; the first bad one is a 400 that
  * names it. Unknown fields are ignored, as OpenAI clients send many. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "srv.h"
 
-typedef struct perr {
-    char *msg;
-    size_t cap;
-} perr;
-
-static int fail(perr *e, const char *fmt, const char *key, const char *what) {
-    snprintf(e->msg, e->cap, fmt, key, what);
+int perr(perr_t *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, e->cap, fmt, ap);
+    va_end(ap);
     return 400;
 }
 
 /* Optional number in [lo, hi]: absent leaves *out. */
-static int get_num(json_t *b, const char *key, double lo, double hi, float *out, perr *e) {
+static int get_num(json_t *b, const char *key, double lo, double hi, float *out, perr_t *e) {
     json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_number(v)) return fail(e, "\"%s\" must be a number%s", key, "");
+    if (!json_is_number(v)) return perr(e, "\"%s\" must be a number", key);
     double x = json_number_value(v);
     if (!(x >= lo && x <= hi)) {
         snprintf(e->msg, e->cap, "\"%s\" must be in [%g, %g] (got %g)", key, lo, hi, x);
@@ -33,10 +32,10 @@ static int get_num(json_t *b, const char *key, double lo, double hi, float *out,
     return 0;
 }
 
-static int get_int(json_t *b, const char *key, long long lo, long long hi, long long *out, perr *e) {
+static int get_int(json_t *b, const char *key, long long lo, long long hi, long long *out, perr_t *e) {
     json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v)) return fail(e, "\"%s\" must be an integer%s", key, "");
+    if (!json_is_integer(v)) return perr(e, "\"%s\" must be an integer", key);
     long long x = json_integer_value(v);
     if (x < lo || x > hi) {
         snprintf(e->msg, e->cap, "\"%s\" must be in [%lld, %lld] (got %lld)", key, lo, hi, x);
@@ -46,34 +45,34 @@ static int get_int(json_t *b, const char *key, long long lo, long long hi, long 
     return 0;
 }
 
-static int get_bool(json_t *b, const char *key, bool *out, perr *e) {
+static int get_bool(json_t *b, const char *key, bool *out, perr_t *e) {
     json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_boolean(v)) return fail(e, "\"%s\" must be true or false%s", key, "");
+    if (!json_is_boolean(v)) return perr(e, "\"%s\" must be true or false", key);
     *out = json_is_true(v);
     return 0;
 }
 
 /* "stop": a string or an array of at most 16 strings. */
-static int get_stops(json_t *b, task *t, perr *e) {
+static int get_stops(json_t *b, task *t, perr_t *e) {
     json_t *v = json_object_get(b, "stop"), *s;
     if (!v || json_is_null(v)) return 0;
     size_t n = json_is_string(v) ? 1 : json_is_array(v) ? json_array_size(v) : 0, i;
-    if (!json_is_string(v) && !json_is_array(v)) return fail(e, "\"%s\" must be a string or an array of strings%s", "stop", "");
-    if (n > 16) return fail(e, "\"%s\" holds at most 16 strings%s", "stop", "");
-    if (!(t->p.stops = calloc(n ? n : 1, sizeof *t->p.stops))) return fail(e, "out of memory%s%s", "", "");
+    if (!json_is_string(v) && !json_is_array(v)) return perr(e, "\"%s\" must be a string or an array of strings", "stop");
+    if (n > 16) return perr(e, "\"%s\" holds at most 16 strings", "stop");
+    if (!(t->p.stops = calloc(n ? n : 1, sizeof *t->p.stops))) return perr(e, "out of memory");
     for (i = 0; i < n; i++) {
         s = json_is_string(v) ? v : json_array_get(v, i);
-        if (!json_is_string(s)) return fail(e, "\"%s\" must be a string or an array of strings%s", "stop", "");
+        if (!json_is_string(s)) return perr(e, "\"%s\" must be a string or an array of strings", "stop");
         if (!json_string_length(s)) continue;
-        if (!(t->p.stops[t->p.n_stops] = strdup(json_string_value(s)))) return fail(e, "out of memory%s%s", "", "");
+        if (!(t->p.stops[t->p.n_stops] = strdup(json_string_value(s)))) return perr(e, "out of memory");
         t->p.n_stops++;
     }
     return 0;
 }
 
 /* Sampling, limits and options every endpoint shares. */
-static int parse_common(const srv *sv, json_t *b, api_kind kind, task *t, req_opts *o, perr *e) {
+static int parse_common(const srv *sv, json_t *b, api_kind kind, task *t, req_opts *o, perr_t *e) {
     latte_sampler_params *sp = &t->p.sp;
     *sp = sv->p.sp;
     long long seed = -1, n_predict = sv->p.n_predict, top_k = sp->top_k, id_slot = -1, top_lp = 0, last_n = sp->penalty_last_n;
@@ -92,7 +91,7 @@ static int parse_common(const srv *sv, json_t *b, api_kind kind, task *t, req_op
         (rc = get_bool(b, "stream", &o->stream, e)) || (rc = get_bool(b, "cache_prompt", &t->p.cache_prompt, e)) ||
         (rc = get_stops(b, t, e)))
         return rc;
-    if (sp->repeat_penalty <= 0) return fail(e, "\"%s\" must be above 0%s", "repeat_penalty", "");
+    if (sp->repeat_penalty <= 0) return perr(e, "\"%s\" must be above 0", "repeat_penalty");
     if (kind == API_CHAT) {
         if ((rc = get_bool(b, "logprobs", &lp, e)) || (rc = get_int(b, "top_logprobs", 0, TASK_MAX_PROBS, &top_lp, e)))
             return rc;
@@ -105,10 +104,10 @@ static int parse_common(const srv *sv, json_t *b, api_kind kind, task *t, req_op
     }
     json_t *n = json_object_get(b, "n");
     if (n && !json_is_null(n) && !(json_is_integer(n) && json_integer_value(n) == 1))
-        return fail(e, "\"%s\" must be 1 (one choice per request)%s", "n", "");
+        return perr(e, "\"%s\" must be 1 (one choice per request)", "n");
     json_t *so = json_object_get(b, "stream_options");
     if (so && !json_is_null(so)) {
-        if (!json_is_object(so)) return fail(e, "\"%s\" must be an object%s", "stream_options", "");
+        if (!json_is_object(so)) return perr(e, "\"%s\" must be an object", "stream_options");
         if ((rc = get_bool(so, "include_usage", &o->include_usage, e))) return rc;
     }
     if (seed >= 0) sp->seed = (uint64_t)seed;
@@ -123,67 +122,73 @@ static int parse_common(const srv *sv, json_t *b, api_kind kind, task *t, req_op
     return 0;
 }
 
-/* A message's content: a string, null, or an array of {"type":"text","text":...} parts. */
-static int content_text(json_t *c, size_t i, char **out, perr *e) {
-    if (!c || json_is_null(c)) { *out = strdup(""); return *out ? 0 : 500; }
-    if (json_is_string(c)) { *out = strdup(json_string_value(c)); return *out ? 0 : 500; }
-    if (!json_is_array(c)) {
-        snprintf(e->msg, e->cap, "messages[%zu].content must be a string or an array of text parts", i);
-        return 400;
+/* tools (an array of {"type":"function","function":{"name",...}}) and tool_choice ("none",
+ * "auto", "required" or {"type":"function","function":{"name"}}). A forced call is sampled
+ * under a guide: {"name": one of the offered names, "arguments": its parameters}. Returns
+ * the tools to render (NULL: none). */
+static int parse_tools(json_t *b, task *t, req_opts *o, json_t **render, perr_t *e) {
+    json_t *tools = json_object_get(b, "tools"), *choice = json_object_get(b, "tool_choice"), *tl;
+    size_t i;
+    *render = NULL;
+    if (!tools || json_is_null(tools)) return 0;
+    if (!json_is_array(tools)) return perr(e, "\"tools\" must be an array");
+    json_array_foreach(tools, i, tl) {
+        if (!json_is_string(json_object_get(json_object_get(tl, "function"), "name")))
+            return perr(e, "tools[%zu] must be {\"type\":\"function\",\"function\":{\"name\":...}}", i);
     }
-    size_t len = 0, k;
-    json_t *part;
-    json_array_foreach(c, k, part) {
-        json_t *tx = json_object_get(part, "text");
-        if (!json_is_string(tx)) {
-            snprintf(e->msg, e->cap, "messages[%zu].content[%zu] must be {\"type\":\"text\",\"text\":...}", i, k);
-            return 400;
-        }
-        len += json_string_length(tx);
+    const char *mode = json_string_value(choice), *named = NULL;
+    if (json_is_object(choice)) {
+        named = json_string_value(json_object_get(json_object_get(choice, "function"), "name"));
+        if (!named) return perr(e, "\"tool_choice\" must name a function: {\"type\":\"function\",\"function\":{\"name\":...}}");
+    } else if (choice && !json_is_null(choice) &&
+               (!mode || (strcmp(mode, "none") && strcmp(mode, "auto") && strcmp(mode, "required")))) {
+        return perr(e, "\"tool_choice\" must be none, auto, required or a named function");
     }
-    if (!(*out = malloc(len + 1))) return 500;
-    len = 0;
-    json_array_foreach(c, k, part) {
-        json_t *tx = json_object_get(part, "text");
-        memcpy(*out + len, json_string_value(tx), json_string_length(tx));
-        len += json_string_length(tx);
+    if (!json_array_size(tools) || (mode && !strcmp(mode, "none"))) return 0;
+    *render = tools;
+    o->tools = true;
+    if (!named && !(mode && !strcmp(mode, "required"))) return 0;
+    if (t->p.guide) return perr(e, "a forced tool call and response_format do not go together");
+    o->tools_forced = true;
+    json_t *names = json_array(), *params = NULL;
+    json_array_foreach(tools, i, tl) {
+        json_t *fn = json_object_get(tl, "function");
+        const char *nm = json_string_value(json_object_get(fn, "name"));
+        if (named && strcmp(named, nm)) continue;
+        json_array_append_new(names, json_string(nm));
+        params = json_object_get(fn, "parameters");
     }
-    (*out)[len] = 0;
-    return 0;
+    if (!json_array_size(names)) {
+        json_decref(names);
+        return perr(e, "\"tool_choice\" names %s, which is not among the tools", named);
+    }
+    char msg[256];
+    for (int strict = json_array_size(names) == 1 && params; strict >= 0 && !t->p.guide; strict--) {
+        json_t *args = strict ? json_incref(params) : json_pack("{s:s}", "type", "object");
+        json_t *schema = json_pack("{s:s,s:{s:{s:O},s:o},s:[s,s]}", "type", "object", "properties", "name", "enum",
+                                   names, "arguments", args, "required", "name", "arguments");
+        t->p.guide = schema ? guide_new(schema, msg, sizeof msg) : NULL;
+        json_decref(schema);
+    }
+    json_decref(names);
+    return t->p.guide ? 0 : perr(e, "out of memory");
 }
 
-static int chat_prompt(const srv *sv, json_t *b, task *t, req_opts *o, perr *e) {
-    json_t *msgs = json_object_get(b, "messages"), *m;
+static int chat_prompt(const srv *sv, json_t *b, task *t, req_opts *o, perr_t *e) {
+    json_t *msgs = json_object_get(b, "messages"), *tools = NULL;
     if (!json_is_array(msgs) || !json_array_size(msgs))
-        return fail(e, "\"%s\" must be a non-empty array of messages%s", "messages", "");
-    size_t n = json_array_size(msgs), i;
-    latte_chat_msg *cm = calloc(n, sizeof *cm);
-    int rc = cm ? 0 : 500;
-    static const char *const roles[] = {"system", "user", "assistant", "tool", "developer"};
-    json_array_foreach(msgs, i, m) {
-        if (rc) break;
-        json_t *role = json_object_get(m, "role");
-        const char *r = json_string_value(role);
-        size_t k = 0;
-        while (r && k < 5 && strcmp(r, roles[k])) k++;
-        if (!json_is_object(m) || !r || k == 5) {
-            snprintf(e->msg, e->cap, "messages[%zu] needs a \"role\": system, user, assistant or tool", i);
-            rc = 400;
-            break;
-        }
-        cm[i].role = k == 4 ? "system" : roles[k];
-        char *text = NULL;
-        if ((rc = content_text(json_object_get(m, "content"), i, &text, e))) break;
-        cm[i].content = text;
-    }
+        return perr(e, "\"messages\" must be a non-empty array of messages");
+    latte_chat_msg *cm = NULL;
+    size_t n = 0;
+    int rc = parse_tools(b, t, o, &tools, e);
+    if (!rc) rc = chat_msgs_build(sv, msgs, tools, &cm, &n, e);
+    if (rc) return rc;
     char *formatted = NULL;
     size_t n_ids = 0;
     latte_err err = {0};
-    if (!rc && latte_chat_tokenize(sv->m, sv->p.chat_template, cm, n, true, &t->p.prompt, &n_ids, &formatted, &err)) {
-        snprintf(e->msg, e->cap, "%s", err.msg);
-        rc = 400;
-    }
-    if (!rc) {
+    if (latte_chat_tokenize(sv->m, sv->p.chat_template, cm, n, true, &t->p.prompt, &n_ids, &formatted, &err)) {
+        rc = perr(e, "%s", err.msg);
+    } else {
         t->p.n_prompt = (int)n_ids;
         size_t fl = strlen(formatted);
         while (fl && (formatted[fl - 1] == '\n' || formatted[fl - 1] == ' ')) fl--;
@@ -192,14 +197,12 @@ static int chat_prompt(const srv *sv, json_t *b, task *t, req_opts *o, perr *e) 
         t->p.hold_think = true;
     }
     free(formatted);
-    for (size_t j = 0; cm && j < n; j++) free((char *)cm[j].content);
-    free(cm);
-    if (rc == 500) snprintf(e->msg, e->cap, "out of memory");
+    chat_msgs_free(cm, n);
     return rc;
 }
 
 /* "prompt": a string, an array holding one string, or an array of token ids. */
-static int text_prompt(const srv *sv, json_t *b, task *t, perr *e) {
+static int text_prompt(const srv *sv, json_t *b, task *t, perr_t *e) {
     json_t *p = json_object_get(b, "prompt");
     if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
     if (json_is_string(p)) {
@@ -212,11 +215,11 @@ static int text_prompt(const srv *sv, json_t *b, task *t, perr *e) {
         t->p.n_prompt = (int)n;
         return 0;
     }
-    if (!json_is_array(p)) return fail(e, "\"%s\" must be a string or an array of token ids%s", "prompt", "");
+    if (!json_is_array(p)) return perr(e, "\"%s\" must be a string or an array of token ids", "prompt");
     size_t n = json_array_size(p), i;
     json_t *v;
     int V = latte_model_n_vocab(sv->m);
-    if (!(t->p.prompt = malloc(sizeof *t->p.prompt * (n ? n : 1)))) return fail(e, "out of memory%s%s", "", "");
+    if (!(t->p.prompt = malloc(sizeof *t->p.prompt * (n ? n : 1)))) return perr(e, "out of memory");
     json_array_foreach(p, i, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= V) {
             snprintf(e->msg, e->cap, "prompt[%zu] is not a token id in [0, %d)", i, V);
@@ -229,17 +232,17 @@ static int text_prompt(const srv *sv, json_t *b, task *t, perr *e) {
 }
 
 /* response_format (OpenAI) or json_schema (llama.cpp): a guide for constrained sampling. */
-static int response_format(json_t *b, task *t, perr *e) {
+static int response_format(json_t *b, task *t, perr_t *e) {
     json_t *rf = json_object_get(b, "response_format"), *schema = json_object_get(b, "json_schema");
     if (rf && !json_is_null(rf)) {
         const char *type = json_string_value(json_object_get(rf, "type"));
-        if (!json_is_object(rf) || !type) return fail(e, "\"%s\" must be an object with a \"type\"%s", "response_format", "");
+        if (!json_is_object(rf) || !type) return perr(e, "\"%s\" must be an object with a \"type\"", "response_format");
         if (!strcmp(type, "text")) return 0;
         if (!strcmp(type, "json_object")) schema = json_object_get(rf, "schema");
         else if (!strcmp(type, "json_schema")) {
             schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
-            if (!schema) return fail(e, "\"%s\" needs json_schema.schema%s", "response_format", "");
-        } else return fail(e, "\"%s\" type must be text, json_object or json_schema%s", "response_format", "");
+            if (!schema) return perr(e, "\"%s\" needs json_schema.schema", "response_format");
+        } else return perr(e, "\"%s\" type must be text, json_object or json_schema", "response_format");
         if (!(t->p.guide = guide_new(schema, e->msg, e->cap))) return 400;
         return 0;
     }
@@ -248,7 +251,7 @@ static int response_format(json_t *b, task *t, perr *e) {
 }
 
 int oai_parse(const srv *sv, json_t *body, api_kind kind, task *t, req_opts *o, char *msg, size_t cap) {
-    perr e = {msg, cap};
+    perr_t e = {msg, cap};
     int rc = parse_common(sv, body, kind, t, o, &e);
     if (!rc) rc = response_format(body, t, &e);
     if (!rc) rc = kind == API_CHAT ? chat_prompt(sv, body, t, o, &e) : text_prompt(sv, body, t, &e);

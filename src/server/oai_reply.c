@@ -122,6 +122,20 @@ static json_t *timings(const task *t) {
                      tp > 0 ? t->n_prompt_eval / tp : 0.0, "predicted_per_second", tg > 0 ? t->n_toks / tg : 0.0);
 }
 
+/* OpenAI tool_calls: [{(index), id, type, function: {name, arguments}}]. */
+static json_t *calls_json(const req_opts *o, const tool_call *calls, int n, bool with_index) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        char id[96];
+        snprintf(id, sizeof id, "call_%s_%d", o->id, i);
+        json_t *c = json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", id, "type", "function", "function", "name", calls[i].name,
+                              "arguments", calls[i].args);
+        if (c && with_index) json_object_set_new(c, "index", json_integer(i));
+        if (c) json_array_append_new(a, c);
+    }
+    return a;
+}
+
 json_t *oai_final(const srv *sv, const task *t, const req_opts *o) {
     int nt = toks_within(t, t->len);
     if (o->kind == API_NATIVE) {
@@ -138,13 +152,16 @@ json_t *oai_final(const srv *sv, const task *t, const req_opts *o) {
         json_t *msg = json_pack("{s:s}", "role", "assistant");
         size_t tb, te, ab;
         split(t->text, t->len, o->think_open, &tb, &te, &ab);
-        if (te > tb || ab > 0) {
-            json_object_set_new(msg, "reasoning_content", json_text(t->text + tb, te - tb));
-            json_object_set_new(msg, "content", json_text(t->text + ab, t->len - ab));
-        } else {
-            json_object_set_new(msg, "content", json_text(t->text, t->len));
-        }
-        choice = json_pack("{s:i,s:o,s:s}", "index", 0, "message", msg, "finish_reason", finish_name(t));
+        if (te > tb || ab > 0) json_object_set_new(msg, "reasoning_content", json_text(t->text + tb, te - tb));
+        else ab = 0;
+        tool_call *calls = NULL;
+        size_t content_len = t->len - ab;
+        int nc = o->tools ? tool_calls_parse(t->text + ab, t->len - ab, o->tools_forced, &calls, &content_len) : 0;
+        json_object_set_new(msg, "content", nc && !content_len ? json_null() : json_text(t->text + ab, content_len));
+        if (nc) json_object_set_new(msg, "tool_calls", calls_json(o, calls, nc, false));
+        tool_calls_free(calls, nc);
+        choice = json_pack("{s:i,s:o,s:s}", "index", 0, "message", msg, "finish_reason",
+                           nc ? "tool_calls" : finish_name(t));
         json_object_set_new(choice, "logprobs",
                             o->logprobs ? json_pack("{s:o}", "content", logprobs_content(sv, t, 0, nt)) : json_null());
     } else {
@@ -194,8 +211,10 @@ static json_t *chunk_logprobs(const srv *sv, const task *t, const req_opts *o, i
                                : logprobs_legacy(sv, t, a, b);
 }
 
-/* The chat delta for text [sp->sent, to): reasoning and content apart. */
-static json_t *chat_delta(const task *t, const req_opts *o, stream_pos *sp, size_t to) {
+/* The chat delta for text [sp->sent, to): reasoning and content apart; content only up to
+ * what is surely not a tool call (all of it, less the calls, once t finished). The calls
+ * found at the end go to *calls. */
+static json_t *chat_delta(const srv *sv, const task *t, const req_opts *o, stream_pos *sp, size_t to, tool_call **calls, int *nc) {
     json_t *d = json_object();
     if (!sp->role_sent) json_object_set_new(d, "role", json_string("assistant")), sp->role_sent = true;
     size_t tb = 0, te = 0, ab = 0;
@@ -207,9 +226,17 @@ static json_t *chat_delta(const task *t, const req_opts *o, stream_pos *sp, size
     } else {
         ab = 0;
     }
+    size_t c_end = to;
+    if (o->tools && t->finish) {
+        size_t content_len = to - ab;
+        *nc = tool_calls_parse(t->text + ab, to - ab, o->tools_forced, calls, &content_len);
+        if (*nc) c_end = ab + content_len;
+    } else if (o->tools) {
+        c_end = ab + tool_calls_content_limit(t->text + ab, to - ab, o->tools_forced, sv->tool_fmt);
+    }
     size_t c0 = sp->c_sent > ab ? sp->c_sent : ab;
-    if (to > c0) json_object_set_new(d, "content", json_text(t->text + c0, to - c0));
-    if (to > c0) sp->c_sent = to;
+    if (c_end > c0) json_object_set_new(d, "content", json_text(t->text + c0, c_end - c0));
+    if (c_end > c0) sp->c_sent = c_end;
     return d;
 }
 
@@ -232,13 +259,29 @@ int oai_stream_events(const srv *sv, const task *t, const req_opts *o, stream_po
         sp->sent = to, sp->toks_sent = nt;
         return t->finish ? emit(buf, len, cap, oai_final(sv, t, o)) : 0;
     }
-    if (fresh) {
-        json_t *body = o->kind == API_CHAT ? chat_delta(t, o, sp, to) : json_text(t->text + sp->sent, to - sp->sent);
-        if (emit(buf, len, cap, chunk(sv, o, body, NULL, chunk_logprobs(sv, t, o, sp->toks_sent, nt)))) return -1;
+    tool_call *calls = NULL;
+    int nc = 0;
+    if (fresh || (o->tools && t->finish)) {
+        json_t *body = o->kind == API_CHAT ? chat_delta(sv, t, o, sp, to, &calls, &nc)
+                                           : json_text(t->text + sp->sent, to - sp->sent);
+        if (json_object_size(body) || !json_is_object(body) || !o->tools) {
+            if (emit(buf, len, cap, chunk(sv, o, body, NULL, chunk_logprobs(sv, t, o, sp->toks_sent, nt)))) {
+                tool_calls_free(calls, nc);
+                return -1;
+            }
+        } else {
+            json_decref(body);
+        }
         sp->sent = to, sp->toks_sent = nt;
     }
     if (!t->finish) return 0;
-    json_t *last = chunk(sv, o, o->kind == API_CHAT ? json_object() : json_string(""), finish_name(t), NULL);
+    if (nc) {
+        json_t *d = json_pack("{s:o}", "tool_calls", calls_json(o, calls, nc, true));
+        tool_calls_free(calls, nc);
+        if (emit(buf, len, cap, chunk(sv, o, d, NULL, NULL))) return -1;
+    }
+    json_t *last = chunk(sv, o, o->kind == API_CHAT ? json_object() : json_string(""),
+                         nc ? "tool_calls" : finish_name(t), NULL);
     if (emit(buf, len, cap, last)) return -1;
     if (o->include_usage) {
         json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o,s:o}", "id", o->id, "object",

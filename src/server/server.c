@@ -23,6 +23,8 @@ int server_run(latte_model *m, latte_ctx *c, const server_params *p, FILE *log) 
     srv sv = {.p = *p, .m = m, .c = c, .started = time(NULL)};
     atomic_init(&sv.next_id, 0);
     model_id(&sv);
+    sv.tool_fmt = chat_tool_fmt(m, p->chat_template);
+    sv.tool_role = chat_takes_tool_role(m, p->chat_template);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -11,6 +11,9 @@
 #include "sched.h"
 #include "server.h"
 
+/* How the model family writes tool calls (chosen from what its template writes). */
+typedef enum { TOOL_FMT_HERMES, TOOL_FMT_LLAMA3, TOOL_FMT_DEEPSEEK } tool_fmt;
+
 typedef struct srv {
     server_params p;
     latte_model *m;
@@ -19,7 +22,16 @@ typedef struct srv {
     char model_id[256];
     atomic_ulong next_id;
     time_t started;
+    tool_fmt tool_fmt;
+    bool tool_role;         /* the template takes "tool" messages itself */
 } srv;
+
+/* A request's first error: perr fills msg and returns 400. */
+typedef struct perr_t {
+    char *msg;
+    size_t cap;
+} perr_t;
+int perr(perr_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- http.c: replies (each returns MHD's result of queueing it) ---- */
 enum MHD_Result http_reply(struct MHD_Connection *conn, int status, const char *ctype, const char *body, size_t len);
@@ -51,11 +63,30 @@ typedef struct req_opts {
     bool split_reasoning;  /* chat: <think> text goes to reasoning_content */
     bool logprobs;
     int top_logprobs;
+    bool tools, tools_forced; /* chat: tools were offered / a call was forced (tool_choice) */
     char id[64];
     long long created;
 } req_opts;
 /* Fills t->p and o from body. Returns 0, or an HTTP status (400) with msg filled. */
 int oai_parse(const srv *sv, json_t *body, api_kind kind, task *t, req_opts *o, char *msg, size_t cap);
+
+/* ---- chat_msgs.c: OpenAI messages (tools, tool_calls, tool results) to template messages ---- */
+tool_fmt chat_tool_fmt(const latte_model *m, const char *tmpl);
+bool chat_takes_tool_role(const latte_model *m, const char *tmpl);
+/* tools: the offered tools (NULL: none). *out holds malloc'ed contents (chat_msgs_free). */
+int chat_msgs_build(const srv *sv, json_t *msgs, json_t *tools, latte_chat_msg **out, size_t *n, perr_t *e);
+void chat_msgs_free(latte_chat_msg *cm, size_t n);
+
+/* ---- tool_calls.c: tool calls out of the model's text ---- */
+typedef struct tool_call {
+    char *name, *args; /* args: JSON text */
+} tool_call;
+/* The calls in text[0..len) (*calls malloc'ed; free with tool_calls_free); *content_len: the
+ * text before the first call. Returns how many. */
+int tool_calls_parse(const char *text, size_t len, bool forced, tool_call **calls, size_t *content_len);
+/* While streaming: how much of text[0..len) is surely content (not a call, nor the start of one). */
+size_t tool_calls_content_limit(const char *text, size_t len, bool forced, tool_fmt fmt);
+void tool_calls_free(tool_call *calls, int n);
 
 /* ---- oai_reply.c: a task's output as JSON ---- */
 /* The whole response of a finished task (lock held or task finished). */
