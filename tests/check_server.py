@@ -4,7 +4,8 @@ equal non-streamed replies and end with `data: [DONE]`; 16 concurrent streams ea
 same request sent alone and leave no slot busy; bad requests get the right status and an
 OpenAI error body while the server stays up; a client that hangs up frees its slot; a
 follow-up turn decodes only its new tokens; a saved slot restores; SIGTERM exits 0.
-Small max_tokens keep it to about half a minute (longer under the sanitizers)."""
+Small max_tokens keep it near 55 s on the release build; the sanitizer build runs a lighter
+set (4 clients, no repeated streamed variants) in about 105 s."""
 import concurrent.futures as cf
 import http.client
 import json
@@ -27,7 +28,7 @@ report = Reporter()
 SMOL = os.path.join(os.path.expanduser("~"), ".cache", "latte", "SmolLM2-135M-Instruct.Q4_1.gguf")
 TINY = os.path.join(SHARED, "models", "tiny-mla.gguf")
 KEY = "sekrit"
-N_GEN = 12
+N_GEN = 6 if SAN else 12
 N_CONCURRENT = 4 if SAN else 16  # the sanitizer build is ~20x slower: fewer clients, same checks
 
 
@@ -333,7 +334,7 @@ def valid(v, s):
 def check_json(tag, srv):
     cli = srv.client()
     rf = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
-    for stream in (False, True):
+    for stream in (False,) if SAN else (False, True):
         for i, who in enumerate(("a pirate", "a cook")[int(stream):int(stream) + 1]):
             r = cli.chat.completions.create(model="m", messages=[{"role": "user", "content": f"Describe {who}."}],
                                             max_tokens=120, temperature=0.7, seed=i, response_format=rf, stream=stream)
@@ -388,7 +389,7 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "description":
 def check_tools(tag, srv):
     """A round trip: a forced call, the tool's result rendered back, then the answer."""
     cli = srv.client()
-    for stream in (False, True):
+    for stream in (False,) if SAN else (False, True):
         msgs = [{"role": "user", "content": "What is the weather in Paris?"}]
         r = cli.chat.completions.create(model="m", messages=msgs, tools=TOOLS, max_tokens=40, temperature=0,
                                         tool_choice={"type": "function", "function": {"name": "get_weather"}},
@@ -457,7 +458,8 @@ def main():
         srv = Server("-m", TINY, "--api-key", KEY, "-np", "16", "-c", "8192", "--chat-template", "deepseek3")
         try:
             timed(check_basic, "tiny_mla", srv, TINY, "deepseek3")
-            timed(check_concurrent, "tiny_mla", srv)
+            if not SAN:  # the SmolLM2 run covers it there
+                timed(check_concurrent, "tiny_mla", srv)
         finally:
             rc = srv.stop()
         report("tiny_mla_sigterm_exit_0", rc == 0, f"exit {rc}")

@@ -48,7 +48,7 @@ json_t *json_text(const char *s, size_t n) {
     return j ? j : json_string("");
 }
 
-static json_t *token_json(const srv *sv, int32_t id, float lp, bool chat) {
+static json_t *token_json(const srv *sv, int32_t id, float lp) {
     char piece[256];
     int nb = latte_token_to_bytes(sv->m, id, piece, sizeof piece);
     if (nb < 0) nb = 0;
@@ -64,11 +64,11 @@ static json_t *logprobs_content(const srv *sv, const task *t, int a, int b) {
     json_t *arr = json_array();
     int k = t->p.n_probs;
     for (int i = a; i < b; i++) {
-        json_t *e = token_json(sv, t->toks[i], t->lp[i], true);
+        json_t *e = token_json(sv, t->toks[i], t->lp[i]);
         json_t *top = json_array();
         for (int j = 0; j < k; j++)
             if (t->top_id[(size_t)i * k + j] >= 0)
-                json_array_append_new(top, token_json(sv, t->top_id[(size_t)i * k + j], t->top_lp[(size_t)i * k + j], true));
+                json_array_append_new(top, token_json(sv, t->top_id[(size_t)i * k + j], t->top_lp[(size_t)i * k + j]));
         json_object_set_new(e, "top_logprobs", top);
         json_array_append_new(arr, e);
     }
