@@ -20,7 +20,7 @@ LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS  += -O2
 endif
-LDLIBS  := -lpcre2-8 -lutf8proc -ljansson -ledit -lm -lpthread
+LDLIBS  := -lmicrohttpd -lpcre2-8 -lutf8proc -ljansson -ledit -lm -lpthread
 PREFIX  ?= /usr/local
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -34,7 +34,7 @@ NVFLAGS    := -std=c++17 -O3 -Iinclude -Isrc -MMD -MP $(foreach a,$(CUDA_ARCHS),
               -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 ifeq ($(CUDA),1)
 CFLAGS  += -DLATTE_CUDA -I$(CUDA_HOME)/include
-LDLIBS  := -Wl,-Bstatic -lpcre2-8 -lutf8proc -ljansson -ledit -ltinfo -lbsd -lmd -Wl,-Bdynamic \
+LDLIBS  := -Wl,-Bstatic -lmicrohttpd -lpcre2-8 -lutf8proc -ljansson -ledit -ltinfo -lbsd -lmd -Wl,-Bdynamic -lgnutls \
            -L$(CUDA_HOME)/lib64 -lcudart_static \
            -lstdc++ -ldl -lrt -lm -lpthread
 endif

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS="build-essential pkg-config libpcre2-dev libutf8proc-dev libjansson-dev libedit-dev clang-14 libclang-rt-14-dev"
+DEBS="build-essential pkg-config libpcre2-dev libutf8proc-dev libjansson-dev libedit-dev libmicrohttpd-dev chromium chromium-driver clang-14 libclang-rt-14-dev"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -15,7 +15,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-if ! python3 -c "import numpy, gguf, tokenizers, jinja2" 2>/dev/null; then
+if ! python3 -c "import numpy, gguf, tokenizers, jinja2, openai, selenium" 2>/dev/null; then
     echo "setup: installing Python packages for the tests and reference tools"
     python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 fi

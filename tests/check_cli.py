@@ -25,8 +25,56 @@ report = Reporter()
 
 
 def latte(*args, stdin=b"", timeout=60):
+    if args and args[0] == "serve":
+        return serve(args)
     p = subprocess.run([LATTE, *args], input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def serve(args, request=None, path="/completion", then=None):
+    """Starts `latte ARGS` (serve) on a free port; once it listens, sends one request (default: the
+    prompt with the server's own settings) and stops it with SIGTERM. Returns (exit status, the
+    reply's content as bytes, stderr); then(port) runs before the stop and its result replaces
+    the content. A server that exits at once gives its own exit status, stdout and stderr."""
+    p = subprocess.Popen([LATTE, *args, *([] if "--port" in args else ["--port", "0"])], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=False)
+    err, port = b"", None
+    for line in iter(p.stderr.readline, b""):
+        err += line
+        if line.startswith(b"listening on http://"):
+            port = int(line.rsplit(b":", 1)[1])
+            break
+    if port is None:
+        out = p.stdout.read()
+        rc = p.wait(60)
+        return rc, out, err.decode(errors="replace")
+    content = b""
+    try:
+        if then:
+            content = then(port)
+        else:
+            st, j = http_json(port, "POST", path, request if request is not None else {"prompt": PROMPT})
+            content = j.get("content", "").encode() if st == 200 else f"HTTP {st}: {j}".encode()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rest = p.stderr.read()
+        rc = p.wait(60)
+        p.stdout.close()
+        p.stderr.close()
+    return rc, content, (err + rest).decode(errors="replace")
+
+
+def http_json(port, method, path, body=None, headers=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=None if body is None else json.dumps(body), headers=headers or {})
+    r = c.getresponse()
+    text = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
 
 
 def base(cmd, model=None):
@@ -41,6 +89,7 @@ def base(cmd, model=None):
         "tokenize": ["tokenize", "-m", model, "-p", PROMPT],
         "info": ["info", model],
         "bench": ["bench", "-m", model, "-r", "1", "-o", "json"],
+        "serve": ["serve", "-m", model, "-n", "48", "--temp", "0", *eng],
     }[cmd]
 
 
@@ -58,7 +107,7 @@ def go(cmd, *extra, model=None, stdin=None):
 
 def load(cmd, *extra, model=None):
     """go() for checks that read only what happens at load: chat gets no message, run makes one token."""
-    more = ["-n", "1"] if cmd == "run" else []
+    more = ["-n", "1"] if cmd in ("run", "serve") else []
     return go(cmd, *more, *extra, model=model, stdin=b"")
 
 
@@ -459,6 +508,95 @@ def ck_mg(cmd):
     return rc == 2 and "-mg 1" in err, err[-300:]
 
 
+# serve's own: each starts a server, asks it something, stops it
+def ck_serve_n(cmd):
+    rc, out, err = serve([*base(cmd), "-n", "3"], then=lambda port: http_json(
+        port, "POST", "/completion", {"prompt": PROMPT})[1].get("tokens_predicted"))
+    return rc == 0 and out == 3, f"rc {rc}, tokens_predicted {out}"
+
+
+def ck_serve_seed(cmd):
+    a, b = go(cmd, "--temp", "1.5", "-s", "5"), go(cmd, "--temp", "1.5", "-s", "5")
+    c = [go(cmd, "--temp", "1.5", "-s", str(s))[1] for s in (6, 7)]
+    return same(a, b) and len({a[1], *c}) > 1 and go(cmd, "-s", "-2")[0] == 2, f"{a[1][:40]!r} {b[1][:40]!r}"
+
+
+def ck_serve_host(cmd):
+    ok = go(cmd, "--host", "127.0.0.1")
+    bad = go(cmd, "--host", "no.such.host")
+    return ok[0] == 0 and ok[1] and bad[0] == 1 and "not an IPv4 or IPv6 address" in bad[2], bad[2][-200:]
+
+
+def ck_serve_port(cmd):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    busy = go(cmd, "--port", str(port))  # the port is taken by s
+    s.close()
+    rc, out, err = go(cmd, "--port", str(port))
+    return rc == 0 and f"listening on http://127.0.0.1:{port}" in err and busy[0] == 1 and "cannot listen" in busy[2], \
+        f"{err[-200:]!r} / {busy[2][-200:]!r}"
+
+
+def ck_serve_np(cmd):
+    rc, out, err = serve([*base(cmd), "-np", "3"], then=lambda port: len(http_json(port, "GET", "/slots")[1]))
+    return rc == 0 and out == 3, f"{out} slots"
+
+
+def ck_serve_key(cmd):
+    def ask(port):
+        return (http_json(port, "GET", "/v1/models")[0],
+                http_json(port, "GET", "/v1/models", headers={"Authorization": "Bearer k1"})[0])
+    rc, out, err = serve([*base(cmd), "--api-key", "k1"], then=ask)
+    return rc == 0 and out == (401, 200), f"without, with the key: {out}"
+
+
+def ck_serve_alias(cmd):
+    rc, out, err = serve([*base(cmd), "-a", "my-model"], then=lambda port: http_json(port, "GET", "/v1/models")[1])
+    return rc == 0 and out["data"][0]["id"] == "my-model", str(out)
+
+
+def ck_serve_save(cmd):
+    def save(port):
+        http_json(port, "POST", "/completion", {"prompt": PROMPT, "n_predict": 1})
+        return http_json(port, "POST", "/slots/0?action=save", {"filename": "s.bin"})[0]
+    rc, st, _ = serve([*base(cmd), "--slot-save-path", TMP], then=save)
+    off = serve(base(cmd), then=save)[1]
+    bad = go(cmd, "--slot-save-path", os.path.join(TMP, "nope"))
+    return rc == 0 and st == 200 and os.path.exists(os.path.join(TMP, "s.bin")) and off == 501 and bad[0] == 2, \
+        f"save {st}, without the flag {off}, missing folder rc {bad[0]}"
+
+
+def ck_serve_queue(cmd):
+    ok = go(cmd, "--max-queue", "0")
+    return ok[0] == 0 and ok[1] and go(cmd, "--max-queue", "-1")[0] == 2, ok[2][-200:]
+
+
+def ck_serve_timeout(cmd):
+    import socket
+    def idle(port):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(10)
+        t0 = time.time()
+        closed = s.recv(10) == b""
+        s.close()
+        return closed and time.time() - t0 < 5
+    rc, out, err = serve([*base(cmd), "-to", "1"], then=idle)
+    return rc == 0 and out is True, f"an idle connection stayed open: {err[-200:]!r}"
+
+
+def ck_serve_template(cmd):
+    def n_prompt(port):
+        st, j = http_json(port, "POST", "/v1/chat/completions",
+                          {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 1})
+        return j["usage"]["prompt_tokens"] if st == 200 else None
+    a = serve([*base(cmd), "--chat-template", "chatml"], then=n_prompt)[1]
+    b = serve([*base(cmd), "--chat-template", "llama3"], then=n_prompt)[1]
+    rc = go(cmd, "--chat-template", "nope")[0]
+    return a and b and a != b and rc == 2, f"chatml {a}, llama3 {b}, nope rc {rc}"
+
+
 def plan(*extra):
     rc, out, err = latte("info", DS3, "--plan", *extra)
     return rc, out.decode(errors="replace"), err
@@ -560,8 +698,9 @@ def ck_bench_ok(*extra):
     return f
 
 
-ENGINE = ("run", "chat", "logits")
+ENGINE = ("run", "chat", "logits", "serve")
 GEN = ("run", "chat")
+SAMPLE = GEN + ("serve",)
 CHECKS = {
     ("*", "-m"): ck_model, ("*", "-h"): ck_help,
     (ENGINE, "-c"): ck_ctx, (ENGINE, "-b"): ck_same_output("-b", "1"), (ENGINE, "-ub"): ck_same_output("-ub", "1"),
@@ -572,12 +711,12 @@ CHECKS = {
     (ENGINE + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE + ("bench",), "-tb"): ck_note("-tb", "2"),
     (ENGINE, "--no-warmup"): ck_note("--no-warmup"),
     (GEN, "-n"): ck_n, (GEN, "--stop"): ck_stop("--stop"), (GEN, "-r"): ck_stop("-r"),
-    (GEN, "-s"): ck_seed, (GEN, "--temp"): ck_temp, (GEN, "--top-k"): ck_greedy_by("--top-k", "1"),
-    (GEN, "--top-p"): ck_greedy_by("--top-p", "0"), (GEN, "--min-p"): ck_greedy_by("--min-p", "1"),
-    (GEN, "--repeat-penalty"): ck_penalty("--repeat-penalty"), (GEN, "--repeat-last-n"): ck_last_n,
-    (GEN, "--presence-penalty"): ck_penalty("--presence-penalty"),
-    (GEN, "--frequency-penalty"): ck_penalty("--frequency-penalty"),
-    (GEN, "-sys"): ck_sys, (GEN, "--chat-template"): ck_template, (GEN, "--jinja"): ck_note("--jinja"),
+    (GEN, "-s"): ck_seed, (SAMPLE, "--temp"): ck_temp, (SAMPLE, "--top-k"): ck_greedy_by("--top-k", "1"),
+    (SAMPLE, "--top-p"): ck_greedy_by("--top-p", "0"), (SAMPLE, "--min-p"): ck_greedy_by("--min-p", "1"),
+    (SAMPLE, "--repeat-penalty"): ck_penalty("--repeat-penalty"), (SAMPLE, "--repeat-last-n"): ck_last_n,
+    (SAMPLE, "--presence-penalty"): ck_penalty("--presence-penalty"),
+    (SAMPLE, "--frequency-penalty"): ck_penalty("--frequency-penalty"),
+    (GEN, "-sys"): ck_sys, (GEN, "--chat-template"): ck_template, (SAMPLE, "--jinja"): ck_note("--jinja"),
     (GEN, "-p"): ck_prompt, (GEN, "--color"): ck_color,
     ("run", "-f"): ck_file, ("run", "-e"): ck_escape, ("run", "--no-escape"): ck_escape,
     ("run", "--no-bos"): ck_no_bos, ("run", "--no-parse-special"): ck_no_special, ("run", "--chat"): ck_chat,
@@ -588,6 +727,12 @@ CHECKS = {
     ("tokenize", "--raw"): ck_raw, ("tokenize", "--no-bos"): ck_tok_no_bos,
     ("tokenize", "--no-parse-special"): ck_tok_special,
     ("info", "-m"): ck_info_model,
+    ("serve", "-n"): ck_serve_n, ("serve", "-s"): ck_serve_seed, ("serve", "--host"): ck_serve_host,
+    ("serve", "--port"): ck_serve_port, ("serve", "-np"): ck_serve_np, ("serve", "--api-key"): ck_serve_key,
+    ("serve", "-a"): ck_serve_alias, ("serve", "--slot-save-path"): ck_serve_save,
+    ("serve", "--max-queue"): ck_serve_queue, ("serve", "--prompt-chunk"): ck_same_output("--prompt-chunk", "1"),
+    ("serve", "-to"): ck_serve_timeout, ("serve", "-cb"): ck_note("-cb"), ("serve", "--metrics"): ck_note("--metrics"),
+    ("serve", "--chat-template"): ck_serve_template,
     (ENGINE + ("bench",), "-ngl"): ck_ngl, (ENGINE + ("bench",), "-ot"): ck_ot,
     (ENGINE + ("bench",), "--n-cpu-moe"): ck_cpu_moe, (ENGINE + ("bench",), "-mg"): ck_mg,
     ("info", "--plan"): ck_plan, ("info", "--fake-device"): ck_fake,

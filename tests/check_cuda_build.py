@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The CUDA build (make CUDA=1, nvcc for sm_80/86/89/90) compiles and links, into its own
 folder (build-cuda-ci, kept between runs so a rerun only rebuilds what changed); its
-binaries carry no dynamic PCRE2, utf8proc, Jansson, libedit or cudart (they must run on a GPU machine
+binaries carry no dynamic PCRE2, utf8proc, Jansson, libedit, libmicrohttpd or cudart (they must run on a GPU machine
 that lacks them); then runs its test_cuda_ops, whose PASS/FAIL/SKIP lines pass through (on a
 machine without a GPU it prints `SKIP cuda: no GPU`). Without a GPU, also: the CUDA build's
 `latte info --plan -ngl 999` keeps everything on the CPU and says why, `latte logits -ngl 999`
@@ -63,7 +63,7 @@ def main():
         for e in exes[:2]:
             out = subprocess.run([ldd, e], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
             bad = [l.split()[0] for l in out.splitlines()
-                   if any(s in l for s in ("pcre2", "utf8proc", "jansson", "libedit", "cudart"))]
+                   if any(s in l for s in ("pcre2", "utf8proc", "jansson", "libedit", "microhttpd", "cudart"))]
             report(f"cuda_build.static_deps.{os.path.basename(e)}", not bad, f"links dynamically: {bad}")
     t = subprocess.run([exes[1]], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace")

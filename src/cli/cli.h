@@ -103,6 +103,9 @@ struct cli_opts {
     cli_ints n_prompt, n_gen, pg, depth, threads, mlas, fas, ctks, ctvs, ubatches, batches;
     int reps, output;
     bool no_warmup;
+    /* serve */
+    const char *host, *api_key, *alias, *slot_save_path;
+    int port, n_parallel, max_queue, timeout, prompt_chunk;
     bool help;
     bool quiet_ctx;             /* not a flag: cli_make_ctx leaves out its "attention:" line (bench) */
     /* the flags the user gave (for "only with X" checks and warnings) */
@@ -143,5 +146,6 @@ int cmd_tokenize(const cli_opts *o);
 int cmd_run(const cli_opts *o);
 int cmd_chat(const cli_opts *o);
 int cmd_bench(const cli_opts *o);
+int cmd_serve(const cli_opts *o);
 
 #endif

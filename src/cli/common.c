@@ -165,6 +165,7 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
     latte_ctx_params cp = latte_ctx_default_params();
     cp.n_ctx = o->n_ctx;
     cp.n_seq = o->token_lists.n > 1 ? o->token_lists.n : 1; /* logits: a sequence per list */
+    if (o->n_parallel > 0) cp.n_seq = o->n_parallel;        /* serve: a sequence per slot */
     cp.n_batch = o->n_batch;
     cp.n_ubatch = o->n_ubatch;
     cp.n_threads = o->n_threads;
@@ -187,7 +188,7 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
         fprintf(stderr, "\n");
     }
     if (!o->quiet_ctx)
-        fprintf(stderr, "attention: %s; KV cache %.2f MiB for %d tokens\n", latte_ctx_attention_desc(*c),
-                latte_ctx_kv_bytes(*c) / 1048576.0, latte_ctx_n_ctx(*c));
+        fprintf(stderr, "attention: %s; KV cache %.2f MiB for %d tokens%s\n", latte_ctx_attention_desc(*c),
+                latte_ctx_kv_bytes(*c) / 1048576.0, latte_ctx_n_ctx(*c), latte_ctx_n_seq(*c) > 1 ? " per sequence" : "");
     return 0;
 }

@@ -176,6 +176,32 @@ static const cli_flag BENCH[] = {
     {NULL, "--no-warmup", CLI_BOOL, O(no_warmup), 0, 0, NULL, NULL, NULL, "skip the warm-up run"},
 };
 
+/* llama-server's flags */
+static const cli_flag SERVE[] = {
+    {NULL, "--host", CLI_STR, O(host), 0, 0, NULL, "ADDR", "127.0.0.1", "address to listen on (IPv4 or IPv6)"},
+    {NULL, "--port", CLI_INT, O(port), 0, 65535, NULL, "N", "8080", "port to listen on (0: any free one, printed)"},
+    {"-np", "--parallel", CLI_INT, O(n_parallel), 1, 256, NULL, "N", "1",
+     "parallel slots; -c is split evenly among them"},
+    {NULL, "--api-key", CLI_STR, O(api_key), 0, 0, NULL, "KEY", NULL,
+     "clients must send `Authorization: Bearer KEY` (all routes but /health and /)"},
+    {"-a", "--alias", CLI_STR, O(alias), 0, 0, NULL, "NAME", NULL, "the model id clients see (default: the file name)"},
+    {NULL, "--slot-save-path", CLI_STR, O(slot_save_path), 0, 0, NULL, "DIR", NULL,
+     "folder for POST /slots/{id}?action=save|restore"},
+    {"-n", "--n-predict", CLI_INT, O(n_predict), -1, BIG, NULL, "N", "-1",
+     "default max tokens per request (-1: until end of text or a full slot)"},
+    {NULL, "--max-queue", CLI_INT, O(max_queue), 0, 1 << 20, NULL, "N", "64",
+     "requests waiting for a slot before new ones get 503"},
+    {NULL, "--prompt-chunk", CLI_INT, O(prompt_chunk), 1, BIG, NULL, "N", "256",
+     "prompt tokens decoded per step over all slots (bounds how long a long prompt stalls the others)"},
+    {"-to", "--timeout", CLI_INT, O(timeout), 1, 1 << 20, NULL, "S", "600", "seconds an idle connection stays open"},
+    {"-cb", "--cont-batching", CLI_NOTE, 0, 0, 0, NULL, NULL, NULL, "batching is always continuous"},
+    {NULL, "--metrics", CLI_NOTE, 0, 0, 0, NULL, NULL, NULL, "/metrics is always served"},
+    {NULL, "--chat-template", CLI_STR, O(chat_template), 0, 0, NULL, "NAME", NULL,
+     "chat template: chatml, deepseek3, llama3, ... (default: the model's)"},
+    {NULL, "--jinja", CLI_NOTE, 0, 0, 0, NULL, NULL, NULL,
+     "the model's template is always read from the file and recognised by its content"},
+};
+
 static const cli_flag HELP[] = {
     {"-h", "--help", CLI_BOOL, O(help), 0, 0, NULL, NULL, NULL, "this help"},
 };
@@ -196,6 +222,7 @@ G(PLACE, "placement (-ngl, -ot, ...)");
 G(PLAN, "info --plan");
 G(TOKENIZE, "tokenize");
 G(BENCH, "bench (llama-bench's flags; LIST: 1,2,4 or ranges 1-8, 128-512+128, 1-16*2)");
+G(SERVE, "server (llama-server's flags)");
 G(HELP, "help");
 #undef G
 
@@ -207,6 +234,8 @@ static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE,
                                                  &G_HELP, NULL};
 static const cli_group *const TOKENIZE_GROUPS[] = {&G_MODEL, &G_TOKENIZE, &G_HELP, NULL};
 static const cli_group *const INFO_GROUPS[] = {&G_MODEL, &G_PLAN, &G_PLACE, &G_HELP, NULL};
+static const cli_group *const SERVE_GROUPS[] = {&G_MODEL, &G_SERVE, &G_SAMPLING, &G_ENGINE, &G_PLACE, &G_IK_NOOP,
+                                                &G_NO_WARMUP, &G_HELP, NULL};
 static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_PLACE, &G_IK_NOOP, &G_HELP, NULL};
 
 const cli_command CLI_COMMANDS[] = {
@@ -219,5 +248,7 @@ const cli_command CLI_COMMANDS[] = {
     {"tokenize", cmd_tokenize, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "text to tokens", TOKENIZE_GROUPS, NULL},
     {"bench", cmd_bench, "[-m MODEL] [-p LIST] [-n LIST] [-pg PP,TG] [-d LIST] [-r N] [-o FORMAT] [flags]",
      "prompt processing and generation speed (llama-bench)", BENCH_GROUPS, NULL},
+    {"serve", cmd_serve, "[-m MODEL] [--host ADDR] [--port N] [-np N] [-c N] [--api-key KEY] [flags]",
+     "OpenAI-compatible HTTP server with parallel slots (llama-server)", SERVE_GROUPS, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

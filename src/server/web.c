@@ -1,0 +1,36 @@
+/* web.c: the chat page served at `/`: one static HTML file with its script, kept in the
+ * binary. It talks to /v1/chat/completions with streaming, keeps the conversation in the
+ * page, and sends the API key typed into it (if the server asks for one). */
+#include "srv.h"
+
+const char WEB_PAGE[] =
+    "<!doctype html><html><head><meta charset=utf-8><title>latte</title>"
+    "<meta name=viewport content='width=device-width,initial-scale=1'>"
+    "<style>body{font-family:sans-serif;max-width:50em;margin:auto;padding:1em}"
+    "#log div{white-space:pre-wrap;margin:.5em 0;padding:.5em;border-radius:6px}"
+    ".user{background:#e8f0fe}.assistant{background:#f1f3f4}.reasoning{color:#777;font-style:italic}"
+    "form{display:flex;gap:.5em}#msg{flex:1;padding:.5em}</style></head><body>"
+    "<h3>latte</h3><div id=log></div>"
+    "<form id=f><input id=msg autocomplete=off placeholder='Message'><button id=send>Send</button></form>"
+    "<p><input id=key placeholder='API key (if any)' size=30> <button id=reset type=button>Reset</button></p>"
+    "<script>\n"
+    "const log=document.getElementById('log'),msgs=[];\n"
+    "function add(cls,t){const d=document.createElement('div');d.className=cls;d.textContent=t;log.appendChild(d);return d;}\n"
+    "document.getElementById('reset').onclick=()=>{msgs.length=0;log.innerHTML='';};\n"
+    "document.getElementById('f').onsubmit=async e=>{e.preventDefault();\n"
+    " const inp=document.getElementById('msg'),text=inp.value.trim();if(!text)return;inp.value='';\n"
+    " msgs.push({role:'user',content:text});add('user',text);const out=add('assistant','');let answer='',reason='';\n"
+    " const h={'Content-Type':'application/json'},k=document.getElementById('key').value;if(k)h.Authorization='Bearer '+k;\n"
+    " try{const r=await fetch('/v1/chat/completions',{method:'POST',headers:h,body:JSON.stringify({messages:msgs,stream:true})});\n"
+    "  if(!r.ok){out.textContent='error: '+(await r.text());return;}\n"
+    "  const rd=r.body.getReader(),dec=new TextDecoder();let buf='';\n"
+    "  for(;;){const {value,done}=await rd.read();if(done)break;buf+=dec.decode(value,{stream:true});let i;\n"
+    "   while((i=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,i);buf=buf.slice(i+2);if(!ev.startsWith('data: '))continue;\n"
+    "    const data=ev.slice(6);if(data==='[DONE]')continue;const j=JSON.parse(data);\n"
+    "    if(j.error){out.textContent='error: '+j.error.message;continue;}\n"
+    "    const d=j.choices&&j.choices[0]&&j.choices[0].delta;if(!d)continue;\n"
+    "    if(d.reasoning_content)reason+=d.reasoning_content;if(d.content)answer+=d.content;\n"
+    "    out.textContent=(reason?'['+reason+']\\n':'')+answer;}}\n"
+    "  msgs.push({role:'assistant',content:answer});out.dataset.done='1';\n"
+    " }catch(err){out.textContent='error: '+err;}};\n"
+    "</script></body></html>\n";
