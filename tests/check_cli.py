@@ -41,6 +41,8 @@ def base(cmd, model=None):
         "tokenize": ["tokenize", "-m", model, "-p", PROMPT],
         "info": ["info", model],
         "bench": ["bench", "-m", model, "-r", "1", "-o", "json"],
+        "synth": ["synth", "--like", "tiny-mla", "--type", "q8_0", "-o", os.path.join(TMP, "synth.gguf")],
+        "quantize": ["quantize", DS3, os.path.join(TMP, "quantized.gguf"), "Q4_0"],
     }[cmd]
 
 
@@ -548,6 +550,101 @@ def ck_bench_ok(*extra):
     return f
 
 
+# synth: each flag changes the file written (tiny-mla's shape: 27 MB, under a second)
+def synth_file(*extra, name="synth.gguf"):
+    path = os.path.join(TMP, name)
+    if os.path.exists(path):
+        os.unlink(path)
+    args = [a if not a.endswith("synth.gguf") else path for a in base("synth")]
+    rc, out, err = latte(*args, *extra)
+    return rc, path, err.decode() if isinstance(err, bytes) else err
+
+
+def synth_info(*extra):
+    rc, path, err = synth_file(*extra)
+    info = latte("info", path)[1].decode() if rc == 0 else ""
+    return rc, info, err
+
+
+def ck_synth_like(cmd):
+    rc, info, err = synth_info()
+    bad = latte(*base("synth")[:2], "tiny", *base("synth")[3:])
+    return (rc == 0 and "deepseek2 (MLA)" in info and "vocabulary:       49152" in info and bad[0] == 2
+            and "tiny-mla" in bad[2]), err + bad[2]
+
+
+def ck_synth_layers(cmd):
+    rc, info, err = synth_info("--layers", "2")
+    return rc == 0 and re.search(r"layers: +2\n", info) and "blk.2." not in info, err
+
+
+def ck_synth_type(cmd):
+    rc, info, err = synth_info("--type", "q4_K")
+    # q4_K where a row holds whole 256-blocks, q5_0 where it does not (attn_k_b rows of 128)
+    return rc == 0 and re.search(r"q4_K +\d+ tensors", info) and re.search(r"q5_0 +\d+ tensors", info), err
+
+
+def ck_synth_o(cmd):
+    rc, path, err = synth_file(name="other-synth.gguf")
+    return rc == 0 and os.path.getsize(path) > 20e6 and "100%" in err, err
+
+
+def ck_synth_same_file(flag, a, b, same_file):
+    def f(cmd):
+        rc1, p1, e1 = synth_file(flag, a, name="s1-synth.gguf")
+        rc2, p2, e2 = synth_file(flag, b, name="s2-synth.gguf")
+        eq = rc1 == 0 and rc2 == 0 and open(p1, "rb").read() == open(p2, "rb").read()
+        return rc1 == 0 and rc2 == 0 and eq == same_file, f"same bytes: {eq}; {e1[-200:]} {e2[-200:]}"
+    return f
+
+
+# quantize: flags go before the positional IN OUT TYPE
+def quantized_types(*flags):
+    args = base("quantize")
+    rc, out, err = latte(args[0], *flags, *args[1:])
+    info = latte("info", args[2])[1].decode() if rc == 0 else ""
+    return rc, dict(re.findall(r"^  (\S+) +([a-z0-9_K]+) +\{", info, re.M)), err
+
+
+def ck_q_override(flag):
+    def f(cmd):
+        rc, t, err = quantized_types(flag, "ffn_up=q8_0")
+        return rc == 0 and t.get("blk.0.ffn_up.weight") == "q8_0" and t.get("blk.0.ffn_gate.weight") == "q4_0", err
+    return f
+
+
+def ck_q_type_of(flag, tensor):
+    def f(cmd):
+        rc, t, err = quantized_types(flag, "q5_1")
+        return rc == 0 and t.get(tensor) == "q5_1", f"{t.get(tensor)} {err}"
+    return f
+
+
+def ck_q_pure(cmd):
+    rc, t, err = quantized_types()
+    rc2, t2, err2 = quantized_types("--pure")
+    return rc == 0 and rc2 == 0 and t.get("output.weight") == "q6_K" and t2.get("output.weight") == "q4_0", err + err2
+
+
+def ck_q_imatrix(cmd):
+    rc, t, err = quantized_types("--imatrix", "imatrix.dat")
+    return rc == 2 and "not supported yet" in err, err
+
+
+def ck_q_note(cmd):
+    rc, _, err = latte("quantize", "--allow-requantize", *base("quantize")[1:])
+    return rc == 0 and "note: --allow-requantize changes nothing" in err, err
+
+
+def ck_q_threads(cmd):
+    args = base("quantize")
+    rc1, _, e1 = latte(args[0], "-t", "1", *args[1:])
+    a = open(args[2], "rb").read() if rc1 == 0 else b""
+    rc2, _, e2 = latte(*args, "2")
+    b = open(args[2], "rb").read() if rc2 == 0 else b"x"
+    return rc1 == 0 and rc2 == 0 and a == b and len(a) > 1e6, e1 + e2
+
+
 ENGINE = ("run", "chat", "logits")
 GEN = ("run", "chat")
 CHECKS = {
@@ -595,6 +692,15 @@ CHECKS = {
     ("bench", "-b"): ck_bench_list("-b", "2,8", "n_batch", [2, 8]),
     ("bench", "-ser"): ck_bench_ser, ("bench", "-s"): ck_bench_ok("-s", "7"),
     ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"),
+    ("synth", "--like"): ck_synth_like, ("synth", "--layers"): ck_synth_layers, ("synth", "--type"): ck_synth_type,
+    ("synth", "-o"): ck_synth_o, ("synth", "-s"): ck_synth_same_file("-s", "1", "2", False),
+    ("synth", "-t"): ck_synth_same_file("-t", "1", "2", True),
+    ("quantize", "--override"): ck_q_override("--override"), ("quantize", "--tensor-type"): ck_q_override("--tensor-type"),
+    ("quantize", "--output-tensor-type"): ck_q_type_of("--output-tensor-type", "output.weight"),
+    ("quantize", "--token-embedding-type"): ck_q_type_of("--token-embedding-type", "token_embd.weight"),
+    ("quantize", "--pure"): ck_q_pure, ("quantize", "--imatrix"): ck_q_imatrix,
+    ("quantize", "--allow-requantize"): ck_q_note,
+    ("quantize", "-t"): ck_q_threads,
 }
 
 

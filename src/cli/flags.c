@@ -18,6 +18,10 @@
 static const cli_choice FA[] = {{"on", 1}, {"off", 0}, {"auto", -1}, {"1", 1}, {"0", 0}, {"true", 1}, {"false", 0},
                                 {NULL, 0}};
 static const cli_choice CACHE[] = {{"f16", 1}, {"f32", 0}, {"bf16", 30}, {"q8_0", 8}, {"q4_0", 2}, {NULL, 0}};
+/* weight types the tools write (ggml ids) */
+static const cli_choice WTYPE[] = {{"q8_0", 8}, {"q4_0", 2}, {"q4_1", 3}, {"q5_0", 6}, {"q5_1", 7}, {"q4_K", 12},
+                                   {"q5_K", 13}, {"q6_K", 14}, {"f16", 1}, {"bf16", 30}, {"f32", 0}, {"q4_k", 12},
+                                   {"q5_k", 13}, {"q6_k", 14}, {NULL, 0}};
 static const cli_choice BENCH_OUT[] = {{"md", 0}, {"json", 1}, {"csv", 2}, {"jsonl", 3}, {NULL, 0}};
 
 static const cli_flag MODEL[] = {
@@ -173,6 +177,30 @@ static const cli_flag BENCH[] = {
     {NULL, "--no-warmup", CLI_BOOL, O(no_warmup), 0, 0, NULL, NULL, NULL, "skip the warm-up run"},
 };
 
+static const cli_flag SYNTH[] = {
+    {NULL, "--like", CLI_STR, O(like), 0, 0, NULL, "NAME", NULL,
+     "the model whose shape to copy: deepseek-v2-lite, deepseek-v2, deepseek-v3, kimi-k2, qwen2-7b, llama-3-8b, tiny-mla"},
+    {NULL, "--layers", CLI_INT, O(n_layers), 0, 4096, NULL, "N", "0", "only the first N layers (0: all)"},
+    {NULL, "--type", CLI_CHOICE, O(wtype), 0, 0, WTYPE, "TYPE", "q8_0",
+     "weight type (norms and router stay f32; rows a K-quant block does not fit fall back as llama-quantize does)"},
+    {"-o", "--output", CLI_STR, O(out), 0, 0, NULL, "FILE", NULL, "the GGUF file to write (required)"},
+    {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "random seed"},
+    {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores)"},
+};
+
+static const cli_flag QUANTIZE[] = {
+    {NULL, "--override", CLI_STRS, O(qoverrides), 0, 0, NULL, "REGEX=TYPE", NULL,
+     "tensors whose name matches get TYPE (repeatable, first match wins)"},
+    {NULL, "--tensor-type", CLI_STRS, O(qoverrides), 0, 0, NULL, "REGEX=TYPE", NULL, "the same as --override"},
+    {NULL, "--output-tensor-type", CLI_STR, O(out_type), 0, 0, NULL, "TYPE", NULL, "type of output.weight"},
+    {NULL, "--token-embedding-type", CLI_STR, O(embd_type), 0, 0, NULL, "TYPE", NULL, "type of token_embd.weight"},
+    {NULL, "--pure", CLI_BOOL, O(pure), 0, 0, NULL, NULL, NULL, "TYPE for every weight (no mix; overrides still apply)"},
+    {NULL, "--imatrix", CLI_STR, O(imatrix), 0, 0, NULL, "FILE", NULL, "importance matrix (not supported yet: an error)"},
+    {NULL, "--allow-requantize", CLI_NOTE, 0, 0, 0, NULL, NULL, NULL,
+     "quantized tensors are always re-quantized through f32; nothing to allow"},
+    {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores; NTHREADS too)"},
+};
+
 static const cli_flag HELP[] = {
     {"-h", "--help", CLI_BOOL, O(help), 0, 0, NULL, NULL, NULL, "this help"},
 };
@@ -193,6 +221,8 @@ G(PLACE, "placement (-ngl, -ot, ...)");
 G(PLAN, "info --plan");
 G(TOKENIZE, "tokenize");
 G(BENCH, "bench (llama-bench's flags; LIST: 1,2,4 or ranges 1-8, 128-512+128, 1-16*2)");
+G(SYNTH, "synth");
+G(QUANTIZE, "quantize (TYPE: Q4_K_M, Q5_K_M, Q4_K_S, Q5_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32)");
 G(HELP, "help");
 #undef G
 
@@ -205,6 +235,8 @@ static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE,
 static const cli_group *const TOKENIZE_GROUPS[] = {&G_MODEL, &G_TOKENIZE, &G_HELP, NULL};
 static const cli_group *const INFO_GROUPS[] = {&G_MODEL, &G_PLAN, &G_PLACE, &G_HELP, NULL};
 static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_IK_NOOP, &G_HELP, NULL};
+static const cli_group *const SYNTH_GROUPS[] = {&G_SYNTH, &G_HELP, NULL};
+static const cli_group *const QUANTIZE_GROUPS[] = {&G_QUANTIZE, &G_HELP, NULL};
 
 const cli_command CLI_COMMANDS[] = {
     {"run", cmd_run, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "generate text from a prompt", RUN_GROUPS, NULL},
@@ -216,5 +248,9 @@ const cli_command CLI_COMMANDS[] = {
     {"tokenize", cmd_tokenize, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "text to tokens", TOKENIZE_GROUPS, NULL},
     {"bench", cmd_bench, "[-m MODEL] [-p LIST] [-n LIST] [-pg PP,TG] [-d LIST] [-r N] [-o FORMAT] [flags]",
      "prompt processing and generation speed (llama-bench)", BENCH_GROUPS, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+    {"synth", cmd_synth, "--like NAME [--layers N] [--type TYPE] -o FILE [-s SEED]",
+     "write a random-weight model in the exact shape of a real one", SYNTH_GROUPS, NULL},
+    {"quantize", cmd_quantize, "[flags] IN.gguf OUT.gguf TYPE [NTHREADS]",
+     "re-write a model with other weight types (llama-quantize)", QUANTIZE_GROUPS, "IN.gguf OUT.gguf TYPE [NTHREADS]", 4},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0},
 };
