@@ -18,6 +18,7 @@ QWEN = os.path.join(FIX, "qwen2-tiny.gguf")  # dense, no MLA, chat template in t
 DS3 = os.path.join(FIX, "ds3-tiny.gguf")     # MLA + MoE, adds BOS
 TINY = os.path.join(SHARED, "models", "tiny-mla.gguf")  # trained, 4096 training context
 TMP = tempfile.mkdtemp(prefix="latte-cli-")
+PROSE_FILE = os.path.join(SHARED, "models", "heldout-prose.txt")
 CORES = os.cpu_count() or 1
 PROMPT = "Hello there"
 
@@ -43,6 +44,7 @@ def base(cmd, model=None):
         "bench": ["bench", "-m", model, "-r", "1", "-o", "json"],
         "synth": ["synth", "--like", "tiny-mla", "--type", "q8_0", "-o", os.path.join(TMP, "synth.gguf")],
         "quantize": ["quantize", DS3, os.path.join(TMP, "quantized.gguf"), "Q4_0"],
+        "perplexity": ["perplexity", "-m", model, "-f", PROSE_FILE, "-c", "16", "--chunks", "2", "-t", "1"],
     }[cmd]
 
 
@@ -645,17 +647,68 @@ def ck_q_threads(cmd):
     return rc1 == 0 and rc2 == 0 and a == b and len(a) > 1e6, e1 + e2
 
 
+# perplexity: -c, -b, --chunks and the KL files (qwen2-tiny: 16-token chunks, a second)
+def ppl(*extra, model=None):
+    rc, out, err = go("perplexity", *extra, model=model)
+    m = re.search(rb"PPL = ([\d.]+)", out)
+    return rc, float(m.group(1)) if m else None, err
+
+
+def ck_ppl_f(cmd):
+    rc, p, err = ppl()
+    bad = latte(*base("perplexity")[:4], os.path.join(TMP, "none.txt"))
+    return rc == 0 and p and bad[0] == 1 and "No such file" in bad[2], err + bad[2]
+
+
+def ck_ppl_c(cmd):
+    rc, p, err = ppl("-c", "32")
+    return rc == 0 and "2 chunks of 32 tokens" in err and "scoring positions 16..30" in err, err
+
+
+def ck_ppl_b(cmd):
+    rc1, p1, e1 = ppl("-b", "16")
+    rc2, p2, e2 = ppl("-b", "32")
+    return (rc1 == 0 and rc2 == 0 and "1 per batch" in e1 and "2 per batch" in e2 and p1 and p2
+            and abs(p1 / p2 - 1) < 1e-4), e1 + e2
+
+
+def ck_ppl_ub(cmd):
+    # one token per forward pass takes the single-row matmul path: the same up to rounding
+    rc1, p1, e1 = ppl()
+    rc2, p2, e2 = ppl("-ub", "1")
+    return rc1 == 0 and rc2 == 0 and p1 and p2 and abs(p1 / p2 - 1) < 1e-5 and ppl("-ub", "0")[0] == 2, e1 + e2
+
+
+def ck_ppl_chunks(cmd):
+    rc, p, err = ppl("--chunks", "3")
+    return rc == 0 and "[3]" in err and "3 chunks of 16" in err, err
+
+
+def ck_ppl_score_all(cmd):
+    rc, p, err = ppl("--score-all")
+    return rc == 0 and "scoring positions 0..14" in err, err
+
+
+def ck_ppl_kl(cmd):
+    path = os.path.join(TMP, "base.kld")
+    rc1, p1, e1 = ppl("--kl-divergence-base", path)
+    rc2, out, e2 = latte("perplexity", "-m", QWEN, "--kl-divergence-base", path, "--kl-divergence", "-t", "1")
+    return rc1 == 0 and os.path.exists(path) and rc2 == 0 and b"Mean KLD:     0.000000" in out, e1 + e2
+
+
 ENGINE = ("run", "chat", "logits")
+ENGINE2 = ENGINE + ("perplexity",)  # the engine flags after -c and -b
 GEN = ("run", "chat")
 CHECKS = {
     ("*", "-m"): ck_model, ("*", "-h"): ck_help,
     (ENGINE, "-c"): ck_ctx, (ENGINE, "-b"): ck_same_output("-b", "1"), (ENGINE, "-ub"): ck_same_output("-ub", "1"),
-    (ENGINE, "-t"): ck_threads, (ENGINE, "-mla"): ck_mla, (ENGINE, "-fa"): ck_fa, (ENGINE, "-ctk"): ck_ctk,
-    (ENGINE, "-ctv"): ck_ctv, (ENGINE, "-ser"): ck_ser,
-    (ENGINE + ("bench",), "-fmoe"): ck_note("-fmoe"), (ENGINE + ("bench",), "-rtr"): ck_note("-rtr"),
-    (ENGINE + ("bench",), "-amb"): ck_note("-amb", "512"), (ENGINE + ("bench",), "--no-mmap"): ck_note("--no-mmap"),
-    (ENGINE + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE + ("bench",), "-tb"): ck_note("-tb", "2"),
-    (ENGINE, "--no-warmup"): ck_note("--no-warmup"),
+    ("perplexity", "-ub"): ck_ppl_ub,
+    (ENGINE2, "-t"): ck_threads, (ENGINE2, "-mla"): ck_mla, (ENGINE2, "-fa"): ck_fa, (ENGINE2, "-ctk"): ck_ctk,
+    (ENGINE2, "-ctv"): ck_ctv, (ENGINE2, "-ser"): ck_ser,
+    (ENGINE2 + ("bench",), "-fmoe"): ck_note("-fmoe"), (ENGINE2 + ("bench",), "-rtr"): ck_note("-rtr"),
+    (ENGINE2 + ("bench",), "-amb"): ck_note("-amb", "512"), (ENGINE2 + ("bench",), "--no-mmap"): ck_note("--no-mmap"),
+    (ENGINE2 + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE2 + ("bench",), "-tb"): ck_note("-tb", "2"),
+    (ENGINE2, "--no-warmup"): ck_note("--no-warmup"),
     (GEN, "-n"): ck_n, (GEN, "--stop"): ck_stop("--stop"), (GEN, "-r"): ck_stop("-r"),
     (GEN, "-s"): ck_seed, (GEN, "--temp"): ck_temp, (GEN, "--top-k"): ck_greedy_by("--top-k", "1"),
     (GEN, "--top-p"): ck_greedy_by("--top-p", "0"), (GEN, "--min-p"): ck_greedy_by("--min-p", "1"),
@@ -673,7 +726,7 @@ CHECKS = {
     ("tokenize", "--raw"): ck_raw, ("tokenize", "--no-bos"): ck_tok_no_bos,
     ("tokenize", "--no-parse-special"): ck_tok_special,
     ("info", "-m"): ck_info_model,
-    (ENGINE, "-ngl"): ck_ngl, (ENGINE, "-ot"): ck_ot, (ENGINE, "--n-cpu-moe"): ck_cpu_moe, (ENGINE, "-mg"): ck_mg,
+    (ENGINE2, "-ngl"): ck_ngl, (ENGINE2, "-ot"): ck_ot, (ENGINE2, "--n-cpu-moe"): ck_cpu_moe, (ENGINE2, "-mg"): ck_mg,
     ("info", "--plan"): ck_plan, ("info", "--fake-device"): ck_fake,
     ("info", "-c"): ck_plan_kv("-c", "512"), ("info", "-mla"): ck_plan_kv("-mla", "0"),
     ("info", "-ctk"): ck_plan_kv("-ctk", "q8_0"), ("info", "-ctv"): ck_plan_kv("-mla", "1"),
@@ -701,6 +754,9 @@ CHECKS = {
     ("quantize", "--pure"): ck_q_pure, ("quantize", "--imatrix"): ck_q_imatrix,
     ("quantize", "--allow-requantize"): ck_q_note,
     ("quantize", "-t"): ck_q_threads,
+    ("perplexity", "-f"): ck_ppl_f, ("perplexity", "-c"): ck_ppl_c, ("perplexity", "-b"): ck_ppl_b,
+    ("perplexity", "--chunks"): ck_ppl_chunks, ("perplexity", "--score-all"): ck_ppl_score_all,
+    ("perplexity", "--kl-divergence-base"): ck_ppl_kl, ("perplexity", "--kl-divergence"): ck_ppl_kl,
 }
 
 

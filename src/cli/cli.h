@@ -107,11 +107,12 @@ struct cli_opts {
     /* synth, quantize, perplexity */
     const char *like, *imatrix, *kl_base, *out_type, *embd_type;
     int n_layers, wtype, n_chunks;
-    bool kl, pure;
+    bool kl, pure, score_all;
     cli_strs args;              /* positional arguments after the first */
     cli_strs qoverrides;        /* quantize --override REGEX=TYPE */
     bool help;
     bool quiet_ctx;             /* not a flag: cli_make_ctx leaves out its "attention:" line (bench) */
+    int n_seq;                  /* not a flag: > 1 makes cli_make_ctx give each of n_seq sequences -c positions */
     /* the flags the user gave (for "only with X" checks and warnings) */
     const cli_flag *given[CLI_MAX_GIVEN];
     int n_given;

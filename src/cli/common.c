@@ -162,6 +162,10 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
     latte_ctx_params cp = latte_ctx_default_params();
     cp.n_ctx = o->n_ctx;
     cp.n_seq = o->token_lists.n > 1 ? o->token_lists.n : 1; /* logits: a sequence per list */
+    if (o->n_seq > 1) { /* perplexity: a sequence per chunk, each of -c positions */
+        cp.n_seq = o->n_seq;
+        cp.n_ctx = o->n_ctx * o->n_seq;
+    }
     cp.n_batch = o->n_batch;
     cp.n_ubatch = o->n_ubatch;
     cp.n_threads = o->n_threads;

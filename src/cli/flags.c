@@ -32,6 +32,10 @@ static const cli_flag MODEL[] = {
 static const cli_flag ENGINE[] = {
     {"-c", "--ctx-size", CLI_INT, O(n_ctx), 0, BIG, NULL, "N", "0", "context size in tokens (0: min(training, 4096))"},
     {"-b", "--batch-size", CLI_INT, O(n_batch), 1, BIG, NULL, "N", "2048", "logical batch: tokens per decode call"},
+};
+
+/* the engine flags after the context size (perplexity has its own -c and -b) */
+static const cli_flag ENGINE_RUN[] = {
     {"-ub", "--ubatch-size", CLI_INT, O(n_ubatch), 1, BIG, NULL, "N", "512", "micro-batch: tokens per forward pass"},
     {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores)"},
     {"-mla", "--mla-use", CLI_INT, O(mla), -1, 3, NULL, "0..3", "-1",
@@ -201,6 +205,20 @@ static const cli_flag QUANTIZE[] = {
     {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores; NTHREADS too)"},
 };
 
+static const cli_flag PERPLEXITY[] = {
+    {"-f", "--file", CLI_STR, O(file), 0, 0, NULL, "FILE", NULL, "the text to score (- : stdin)"},
+    {"-c", "--ctx-size", CLI_INT, O(n_ctx), 8, BIG, NULL, "N", "512", "tokens per chunk; the second half of each is scored"},
+    {"-b", "--batch-size", CLI_INT, O(n_batch), 1, BIG, NULL, "N", "2048",
+     "logical batch: b / c chunks are decoded together, each its own sequence"},
+    {NULL, "--chunks", CLI_INT, O(n_chunks), -1, BIG, NULL, "N", "-1", "score at most N chunks (-1: all)"},
+    {NULL, "--score-all", CLI_BOOL, O(score_all), 0, 0, NULL, NULL, NULL,
+     "score every position of every chunk and the partial last one, no BOS put in (Hugging Face's way)"},
+    {NULL, "--kl-divergence-base", CLI_STR, O(kl_base), 0, 0, NULL, "FILE", NULL,
+     "save the tokens and log-probabilities here (with --kl-divergence: read them from here)"},
+    {NULL, "--kl-divergence", CLI_BOOL, O(kl), 0, 0, NULL, NULL, NULL,
+     "KL divergence from the saved base to this model, its percentiles and the same-top-token rate"},
+};
+
 static const cli_flag HELP[] = {
     {"-h", "--help", CLI_BOOL, O(help), 0, 0, NULL, NULL, NULL, "this help"},
 };
@@ -208,6 +226,7 @@ static const cli_flag HELP[] = {
 #define G(name, title) static const cli_group G_##name = {title, name, N(name)}
 G(MODEL, "model");
 G(ENGINE, "engine");
+G(ENGINE_RUN, "");
 G(IK_NOOP, "ik_llama.cpp flags latte does not need (accepted with a note)");
 G(NO_WARMUP, "");
 G(PROMPT, "prompt");
@@ -222,19 +241,22 @@ G(PLAN, "info --plan");
 G(TOKENIZE, "tokenize");
 G(BENCH, "bench (llama-bench's flags; LIST: 1,2,4 or ranges 1-8, 128-512+128, 1-16*2)");
 G(SYNTH, "synth");
+G(PERPLEXITY, "perplexity (llama.cpp's method)");
 G(QUANTIZE, "quantize (TYPE: Q4_K_M, Q5_K_M, Q4_K_S, Q5_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32)");
 G(HELP, "help");
 #undef G
 
 static const cli_group *const RUN_GROUPS[] = {&G_MODEL, &G_PROMPT, &G_GENERATE, &G_RUN_MODE, &G_TEMPLATE,
-                                              &G_SAMPLING, &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
+                                              &G_SAMPLING, &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
 static const cli_group *const CHAT_GROUPS[] = {&G_MODEL, &G_CHAT, &G_GENERATE, &G_TEMPLATE, &G_SAMPLING,
-                                               &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
-static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP,
+                                               &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
+static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP,
                                                  &G_HELP, NULL};
 static const cli_group *const TOKENIZE_GROUPS[] = {&G_MODEL, &G_TOKENIZE, &G_HELP, NULL};
 static const cli_group *const INFO_GROUPS[] = {&G_MODEL, &G_PLAN, &G_PLACE, &G_HELP, NULL};
 static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_IK_NOOP, &G_HELP, NULL};
+static const cli_group *const PPL_GROUPS[] = {&G_MODEL, &G_PERPLEXITY, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP,
+                                              &G_NO_WARMUP, &G_HELP, NULL};
 static const cli_group *const SYNTH_GROUPS[] = {&G_SYNTH, &G_HELP, NULL};
 static const cli_group *const QUANTIZE_GROUPS[] = {&G_QUANTIZE, &G_HELP, NULL};
 
@@ -248,6 +270,8 @@ const cli_command CLI_COMMANDS[] = {
     {"tokenize", cmd_tokenize, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "text to tokens", TOKENIZE_GROUPS, NULL},
     {"bench", cmd_bench, "[-m MODEL] [-p LIST] [-n LIST] [-pg PP,TG] [-d LIST] [-r N] [-o FORMAT] [flags]",
      "prompt processing and generation speed (llama-bench)", BENCH_GROUPS, NULL},
+    {"perplexity", cmd_perplexity, "[-m MODEL] -f TEXT [-c 512] [-b 2048] [--chunks N] [--kl-divergence-base FILE [--kl-divergence]]",
+     "perplexity over chunks of a text, and KL divergence against saved logits", PPL_GROUPS, NULL},
     {"synth", cmd_synth, "--like NAME [--layers N] [--type TYPE] -o FILE [-s SEED]",
      "write a random-weight model in the exact shape of a real one", SYNTH_GROUPS, NULL},
     {"quantize", cmd_quantize, "[flags] IN.gguf OUT.gguf TYPE [NTHREADS]",
