@@ -540,6 +540,16 @@ def ck_bench_o(cmd):
     return ok, f"md {md[:200]!r} csv {csv[:1]} jsonl {jl[:1]}"
 
 
+def ck_bench_plot(cmd):
+    path = os.path.join(TMP, "bench.svg")
+    rc, rows, err = bench_rows("-d", "0,8", "--plot", path)
+    svg = open(path).read() if os.path.exists(path) else ""
+    # two lines (pp8 and tg2), each with a point per depth
+    ok = rc == 0 and svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 4
+    bad = latte(*base("bench"), "-p", "8", "-n", "2", "-t", "1", "--plot", "/nonexistent-dir/x.svg")
+    return ok and "pp8," in svg and bad[0] == 1 and "cannot create" in bad[2], err[-200:] + bad[2]
+
+
 def ck_bench_ser(cmd):
     rc, rows, err = bench_rows("-ser", "1,0.5")
     return rc == 0 and rows and "-ser changes nothing" in err, err
@@ -744,7 +754,7 @@ CHECKS = {
     ("bench", "-ub"): ck_bench_list("-ub", "1,4", "n_ubatch", [1, 4]),
     ("bench", "-b"): ck_bench_list("-b", "2,8", "n_batch", [2, 8]),
     ("bench", "-ser"): ck_bench_ser, ("bench", "-s"): ck_bench_ok("-s", "7"),
-    ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"),
+    ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"), ("bench", "--plot"): ck_bench_plot,
     ("synth", "--like"): ck_synth_like, ("synth", "--layers"): ck_synth_layers, ("synth", "--type"): ck_synth_type,
     ("synth", "-o"): ck_synth_o, ("synth", "-s"): ck_synth_same_file("-s", "1", "2", False),
     ("synth", "-t"): ck_synth_same_file("-t", "1", "2", True),

@@ -179,6 +179,7 @@ static const cli_flag BENCH[] = {
     {"-ser", "--smart-expert-reduction", CLI_STR, O(ser), 0, 0, NULL, "KMIN,T", NULL, "MoE: fewer experts"},
     {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "seed of the random token ids"},
     {NULL, "--no-warmup", CLI_BOOL, O(no_warmup), 0, 0, NULL, NULL, NULL, "skip the warm-up run"},
+    {NULL, "--plot", CLI_STR, O(plot), 0, 0, NULL, "FILE.svg", NULL, "also draw pp and tg speed against depth (-d)"},
 };
 
 static const cli_flag SYNTH[] = {
