@@ -41,7 +41,7 @@ static float gauss(void) {
 #define ROWS 8
 #define COLS 1024
 static const uint32_t TYPES[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1,
-                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K};
+                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q2_K, QT_Q3_K};
 #define NT (sizeof TYPES / sizeof TYPES[0])
 
 /* rows with features that stress the rounding: a gaussian body, outliers, an all-positive
@@ -72,6 +72,8 @@ static double rms_bound(uint32_t t) {
     case QT_Q4_K: return 2.5 * 2 / 15.0 / sqrt(12) * 1.25;
     case QT_Q5_K: return 2.5 * 2 / 31.0 / sqrt(12) * 1.25;
     case QT_Q6_K: return 2.5 * 2 / 63.0 / sqrt(12) * 1.25;
+    case QT_Q3_K: return 2.5 * 2 / 7.0 / sqrt(12) * 1.25;
+    case QT_Q2_K: return 2.5 * 2 / 3.0 / sqrt(12) * 1.25;
     default: return 0;
     }
 }
@@ -84,6 +86,11 @@ static void test_error_bounds(void) {
     for (size_t k = 0; k < NT; k++) {
         uint32_t t = TYPES[k];
         const quant_type_info *ti = quant_type_info_get(t);
+        rms_by_type[k] = 0;
+        if (!ti->can_dequant) { /* check_gguf_write.py reads them back through the gguf package */
+            printf("SKIP roundtrip_%s: quant_dequant_row cannot read it yet\n", ti->name);
+            continue;
+        }
         for (int i = 0; i < n; i++) x[i] = gauss();
         int rc = quant_quantize_row(t, x, q, n);
         quant_dequant_row(t, q, y, n);
@@ -137,7 +144,7 @@ static void test_special_blocks(void) {
     char why[160] = "";
     for (size_t k = 0; k < NT && ok; k++) {
         const quant_type_info *ti = quant_type_info_get(TYPES[k]);
-        for (int c = 0; c < 3; c++) {
+        for (int c = 0; c < 3 && ti->can_dequant; c++) {
             float v = c == 0 ? 0.0f : c == 1 ? 0.75f : -3e-3f; /* tiny, but its scale still a normal f16 */
             for (int i = 0; i < 256; i++) x[i] = v;
             quant_quantize_row(TYPES[k], x, q, 256);

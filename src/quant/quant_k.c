@@ -5,6 +5,7 @@
  * super-scale, and the values are re-rounded with the scales as stored. Layouts are the
  * ones quant_dequant_row reads. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "quant.h"
@@ -22,10 +23,11 @@ static float f16_round(float f) { return quant_f16_to_f32(quant_f32_to_f16(f)); 
 
 /* Scale and min for x[0..n) on the grid 0..nmax, y = scale * L - min_out: starts from the
  * min/max grid, then tries nstep grids of nmax + rmin + rdelta * is steps over the range and
- * keeps the weighted least-squares fit with the smallest error. The min is never positive
+ * keeps the weighted least-squares fit with the smallest error (squared, or absolute when
+ * use_mad, as q2_K asks). The min is never positive
  * (so min_out >= 0): a block of positive values keeps 0 exactly representable. */
 static float make_qkx(int n, int nmax, const float *x, const float *w, uint8_t *L, float *min_out, float rmin,
-                      float rdelta, int nstep) {
+                      float rdelta, int nstep, bool use_mad) {
     float mn = x[0], mx = x[0], sum_w = 0, sum_x = 0;
     for (int i = 0; i < n; i++) {
         sum_w += w[i];
@@ -43,7 +45,7 @@ static float make_qkx(int n, int nmax, const float *x, const float *w, uint8_t *
     for (int i = 0; i < n; i++) {
         L[i] = (uint8_t)clampi(nearest(iscale * (x[i] - mn)), 0, nmax);
         float diff = scale * L[i] + mn - x[i];
-        best += w[i] * diff * diff;
+        best += w[i] * (use_mad ? fabsf(diff) : diff * diff);
     }
     uint8_t Laux[32];
     for (int is = 0; is <= nstep; is++) {
@@ -66,7 +68,7 @@ static float make_qkx(int n, int nmax, const float *x, const float *w, uint8_t *
         float err = 0;
         for (int i = 0; i < n; i++) {
             float diff = this_scale * Laux[i] + this_min - x[i];
-            err += w[i] * diff * diff;
+            err += w[i] * (use_mad ? fabsf(diff) : diff * diff);
         }
         if (err < best) {
             memcpy(L, Laux, (size_t)n);
@@ -140,7 +142,7 @@ static void q45_k(const float *x, uint8_t *b, int nmax, float rmin, int nstep, u
         for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
         float av = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) w[l] = av + fabsf(xs[l]);
-        scales[j] = make_qkx(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, 0.1f, nstep);
+        scales[j] = make_qkx(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, 0.1f, nstep, false);
         max_scale = fmaxf(max_scale, scales[j]);
         max_min = fmaxf(max_min, mins[j]);
     }
@@ -219,6 +221,128 @@ void quant_k_q6_k(const float *x, uint8_t *b) {
     }
 }
 
-/* q2_K and q3_K are not written yet: zero blocks (quant_can_quantize says no). */
-void quant_k_q2_k(const float *x, uint8_t *b) { memset(b, 0, 84); }
-void quant_k_q3_k(const float *x, uint8_t *b) { memset(b, 0, 110); }
+/* 2-bit values of 256 elements: byte j/4 + l of each 128-element half holds elements
+ * j+l, j+l+32, j+l+64, j+l+96 at bits 0, 2, 4, 6 */
+static void pack_2bit(const uint8_t *L, uint8_t *q) {
+    for (int j = 0; j < 256; j += 128)
+        for (int l = 0; l < 32; l++)
+            q[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+/* ---- q2_K: scales[16] (4-bit scale, 4-bit min), qs[64], d, dmin; 16 sub-blocks of 16 ---- */
+
+void quant_k_q2_k(const float *x, uint8_t *b) {
+    float scales[16], mins[16], w[16], max_scale = 0, max_min = 0;
+    uint8_t L[256], *sc = b, *qs = b + 16;
+    for (int j = 0; j < 16; j++) {
+        for (int l = 0; l < 16; l++) w[l] = fabsf(x[16 * j + l]);
+        scales[j] = make_qkx(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
+        max_scale = fmaxf(max_scale, scales[j]);
+        max_min = fmaxf(max_min, mins[j]);
+    }
+    for (int j = 0; j < 16; j++) {
+        int ls = max_scale > 0 ? clampi(nearest(15 / max_scale * scales[j]), 0, 15) : 0;
+        int lm = max_min > 0 ? clampi(nearest(15 / max_min * mins[j]), 0, 15) : 0;
+        sc[j] = (uint8_t)(ls | (lm << 4));
+    }
+    wr_f16(b + 80, max_scale > 0 ? max_scale / 15 : 0);
+    wr_f16(b + 82, max_min > 0 ? max_min / 15 : 0);
+    float d = f16_round(max_scale > 0 ? max_scale / 15 : 0), dmin = f16_round(max_min > 0 ? max_min / 15 : 0);
+    for (int j = 0; j < 16; j++) {
+        float ds = d * (sc[j] & 0xf), dm = dmin * (sc[j] >> 4);
+        if (ds == 0) continue;
+        for (int l = 0; l < 16; l++) L[16 * j + l] = (uint8_t)clampi(nearest((x[16 * j + l] + dm) / ds), 0, 3);
+    }
+    pack_2bit(L, qs);
+}
+
+/* Symmetric scale for x[0..n) on -nmax..nmax-1 (weights x^2): round, then move single values
+ * while that raises the least-squares fit (ggml's make_q3_quants with rmse). L gets l + nmax. */
+static float make_q3(int n, int nmax, const float *x, uint8_t *L) {
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    }
+    if (amax < 1e-15f) {
+        for (int i = 0; i < n; i++) L[i] = (uint8_t)nmax;
+        return 0.0f;
+    }
+    float iscale = -nmax / max, sumlx = 0, suml2 = 0;
+    int l8[16];
+    for (int i = 0; i < n; i++) {
+        int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
+        float w = x[i] * x[i];
+        l8[i] = l;
+        sumlx += w * x[i] * l;
+        suml2 += w * l * l;
+    }
+    for (int itry = 0; itry < 5; itry++) {
+        int changed = 0;
+        for (int i = 0; i < n; i++) {
+            float w = x[i] * x[i], slx = sumlx - w * x[i] * l8[i];
+            if (slx <= 0) continue;
+            float sl2 = suml2 - w * l8[i] * l8[i];
+            int nl = clampi(nearest(x[i] * sl2 / slx), -nmax, nmax - 1);
+            if (nl == l8[i]) continue;
+            slx += w * x[i] * nl;
+            sl2 += w * nl * nl;
+            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                l8[i] = nl;
+                sumlx = slx;
+                suml2 = sl2;
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)(l8[i] + nmax);
+    return suml2 > 0 ? sumlx / suml2 : 0.0f;
+}
+
+/* ---- q3_K: hmask[32], qs[64], scales[12] (16 six-bit scales, offset 32), d ---- */
+
+void quant_k_q3_k(const float *x, uint8_t *b) {
+    float scales[16], max_scale = 0, amax = 0;
+    uint8_t L[256], *hmask = b, *qs = b + 32, *sc = b + 96;
+    for (int j = 0; j < 16; j++) {
+        scales[j] = make_q3(16, 4, x + 16 * j, L + 16 * j);
+        if (fabsf(scales[j]) > amax) {
+            amax = fabsf(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    memset(sc, 0, 12);
+    float d = 0;
+    if (max_scale != 0) {
+        float iscale = -32 / max_scale;
+        for (int j = 0; j < 16; j++) {
+            int l = clampi(nearest(iscale * scales[j]), -32, 31) + 32;
+            if (j < 8) sc[j] = (uint8_t)(l & 0xf);
+            else sc[j - 8] |= (uint8_t)((l & 0xf) << 4);
+            sc[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+        }
+        wr_f16(b + 108, 1 / iscale);
+        d = f16_round(1 / iscale);
+    } else {
+        wr_f16(b + 108, 0);
+    }
+    for (int j = 0; j < 16; j++) {
+        int s6 = j < 8 ? sc[j] & 0xf : sc[j - 8] >> 4;
+        s6 = (s6 | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+        float ds = d * s6;
+        if (ds == 0) continue;
+        for (int l = 0; l < 16; l++) L[16 * j + l] = (uint8_t)(clampi(nearest(x[16 * j + l] / ds), -4, 3) + 4);
+    }
+    /* the high bit of element j goes to bit j / 32 of hmask[j % 32] */
+    memset(hmask, 0, 32);
+    for (int j = 0; j < 256; j++) {
+        if (L[j] > 3) {
+            hmask[j % 32] |= (uint8_t)(1 << (j / 32));
+            L[j] -= 4;
+        }
+    }
+    pack_2bit(L, qs);
+}

@@ -63,7 +63,7 @@ static void q_q5_1(const float *x, uint8_t *b) {
 bool quant_can_quantize(uint32_t type) {
     switch (type) {
     case QT_F32: case QT_F16: case QT_BF16: case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1:
-    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K:
+    case QT_Q2_K: case QT_Q3_K: case QT_Q4_K: case QT_Q5_K: case QT_Q6_K:
         return true;
     default:
         return false;
