@@ -11,7 +11,15 @@
 #include "quant.h"
 #include "quantize.h"
 
-static int nearest(float f) { return (int)lrintf(f); }
+/* Round to nearest, ties to even, without a libm call: adding 1.5 * 2^23 leaves the integer
+ * in the low mantissa bits (ggml's trick); exact for |f| < 2^22, lrintf beyond. */
+static int nearest(float f) {
+    if (!(fabsf(f) < 4194304.0f)) return (int)lrintf(f);
+    float v = f + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &v, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static void wr_f16(uint8_t *p, float f) {
