@@ -22,6 +22,8 @@ typedef struct latte_synth_params {
     int type;           /* weight type (ggml id): 2-D weights; norms, router and biases stay f32 */
     int n_layer;        /* 0: all of the model's layers */
     uint64_t seed;
+    bool mainline;      /* MLA tensors as mainline llama.cpp's converter writes them (3-D attn_k_b /
+                           attn_v_b, no attn_kv_b); default: ik_llama.cpp's (attn_kv_b + 2-D k_b / v_b) */
     int n_threads;      /* 0: one per core */
     latte_tool_progress progress;
     void *progress_user;

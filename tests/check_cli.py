@@ -596,6 +596,18 @@ def ck_synth_type(cmd):
     return rc == 0 and re.search(r"q4_K +\d+ tensors", info) and re.search(r"q5_0 +\d+ tensors", info), err
 
 
+def ck_synth_mainline(cmd):
+    rc, path, err = synth_file("--mainline", name="main-synth.gguf")
+    info = latte("info", path)[1].decode() if rc == 0 else ""
+    rc2, path2, err2 = synth_file(name="ik-synth.gguf")
+    out = [os.path.join(TMP, f"ml{i}.f32") for i in range(2)]
+    r = [latte("logits", "-m", p, "--tokens", "1,2,3", "-o", o, "-c", "16", "-t", "1")[0] for p, o in zip((path, path2), out)]
+    same = r == [0, 0] and open(out[0], "rb").read() == open(out[1], "rb").read()
+    # the same k_b / v_b bytes in the other layout: -mla 3 logits bit for bit
+    return (rc == 0 and "{128, 512, 8}" in info and "attn_kv_b" not in info and "(kv 1)" in info and same,
+            err + err2)
+
+
 def ck_synth_o(cmd):
     rc, path, err = synth_file(name="other-synth.gguf")
     return rc == 0 and os.path.getsize(path) > 20e6 and "100%" in err, err
@@ -756,7 +768,7 @@ CHECKS = {
     ("bench", "-ser"): ck_bench_ser, ("bench", "-s"): ck_bench_ok("-s", "7"),
     ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"), ("bench", "--plot"): ck_bench_plot,
     ("synth", "--like"): ck_synth_like, ("synth", "--layers"): ck_synth_layers, ("synth", "--type"): ck_synth_type,
-    ("synth", "-o"): ck_synth_o, ("synth", "-s"): ck_synth_same_file("-s", "1", "2", False),
+    ("synth", "-o"): ck_synth_o, ("synth", "--mainline"): ck_synth_mainline, ("synth", "-s"): ck_synth_same_file("-s", "1", "2", False),
     ("synth", "-t"): ck_synth_same_file("-t", "1", "2", True),
     ("quantize", "--override"): ck_q_override("--override"), ("quantize", "--tensor-type"): ck_q_override("--tensor-type"),
     ("quantize", "--output-tensor-type"): ck_q_type_of("--output-tensor-type", "output.weight"),

@@ -107,7 +107,7 @@ struct cli_opts {
     /* synth, quantize, perplexity */
     const char *like, *imatrix, *kl_base, *out_type, *embd_type;
     int n_layers, wtype, n_chunks;
-    bool kl, pure, score_all;
+    bool kl, pure, score_all, mainline;
     cli_strs args;              /* positional arguments after the first */
     cli_strs qoverrides;        /* quantize --override REGEX=TYPE */
     bool help;

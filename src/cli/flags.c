@@ -190,6 +190,8 @@ static const cli_flag SYNTH[] = {
      "weight type (norms and router stay f32; rows a K-quant block does not fit fall back as llama-quantize does)"},
     {"-o", "--output", CLI_STR, O(out), 0, 0, NULL, "FILE", NULL, "the GGUF file to write (required)"},
     {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "random seed"},
+    {NULL, "--mainline", CLI_BOOL, O(mainline), 0, 0, NULL, NULL, NULL,
+     "MLA tensors in mainline llama.cpp's layout (3-D attn_k_b/attn_v_b, no attn_kv_b); default: ik_llama.cpp's"},
     {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores)"},
 };
 

@@ -2,6 +2,7 @@
  * file in a real model's shape with random weights (latte_synth), progress on stderr. */
 #include <latte_tools.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -11,10 +12,12 @@ int cmd_synth(const cli_opts *o) {
         return CLI_USAGE;
     }
     latte_synth_params p = {.like = o->like, .out = o->out, .type = o->wtype, .n_layer = o->n_layers,
-                            .seed = o->seed < 0 ? 42 : (uint64_t)o->seed, .n_threads = o->n_threads,
+                            .seed = o->seed < 0 ? 42 : (uint64_t)o->seed, .mainline = o->mainline, .n_threads = o->n_threads,
                             .progress = cli_file_progress, .progress_user = "synth"};
     double t0 = cli_now();
     latte_err err = {0};
+    if (o->mainline && (!strncmp(o->like, "qwen", 4) || !strncmp(o->like, "llama", 5)))
+        fprintf(stderr, "note: --mainline changes nothing: %s has no MLA tensors\n", o->like);
     if (latte_synth(&p, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         return err.code == LATTE_E_ARG ? CLI_USAGE : CLI_ERR;

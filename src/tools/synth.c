@@ -30,6 +30,7 @@ typedef struct stensor {
 typedef struct synth {
     const synth_model *m;
     int n_layer, n_dense;
+    bool mainline;     /* mainline llama.cpp's MLA layout (3-D attn_k_b / attn_v_b, no attn_kv_b) */
     uint32_t type;
     stensor *t;
     int n_t, cap;
@@ -90,9 +91,16 @@ static int plan_mla(synth *s, int il) {
     }
     if (!rc) rc = W("blk.%d.attn_kv_a_mqa.weight", D, r + dr);
     if (!rc) rc = NORM("blk.%d.attn_kv_a_norm.weight", r);
-    if (!rc) rc = W("blk.%d.attn_kv_b.weight", r, H * (dn + dv));
-    if (!rc) rc = add(s, "blk.%d.attn_k_b.weight", il, 2, dn, r * H, 1, s->type, FILL_KB, 1.0f / sqrtf((float)r));
-    if (!rc) rc = add(s, "blk.%d.attn_v_b.weight", il, 2, r, dv * H, 1, s->type, FILL_VB, 1.0f / sqrtf((float)r));
+    /* ik_llama.cpp's converter: attn_kv_b and 2-D k_b {dn, r*H}, v_b {r, dv*H}; mainline's:
+     * 3-D k_b {dn, r, H}, v_b {r, dv, H} only. The bytes of k_b and v_b are the same in both. */
+    if (!rc && !s->mainline) rc = W("blk.%d.attn_kv_b.weight", r, H * (dn + dv));
+    int nd = s->mainline ? 3 : 2;
+    if (!rc)
+        rc = add(s, "blk.%d.attn_k_b.weight", il, (uint32_t)nd, dn, s->mainline ? r : r * H, s->mainline ? H : 1, s->type,
+                 FILL_KB, 1.0f / sqrtf((float)r));
+    if (!rc)
+        rc = add(s, "blk.%d.attn_v_b.weight", il, (uint32_t)nd, r, s->mainline ? dv : dv * H, s->mainline ? H : 1,
+                 s->type, FILL_VB, 1.0f / sqrtf((float)r));
     if (!rc) {
         char kvb[64];
         snprintf(kvb, sizeof kvb, "blk.%d.attn_kv_b.weight", il);
@@ -218,7 +226,7 @@ static int keys(synth *s, gguf_writer *w, latte_err *err) {
     U32("embedding_length", m->n_embd);
     U32("feed_forward_length", m->n_ff);
     U32("attention.head_count", m->n_head);
-    U32("attention.head_count_kv", m->n_head_kv);
+    U32("attention.head_count_kv", s->mainline ? 1 : m->n_head_kv);
     F32("rope.freq_base", m->rope_base);
     F32("attention.layer_norm_rms_epsilon", m->rms_eps);
     if (!rc) rc = gguf_writer_add_u32(w, "general.file_type", file_type(s->type), err);
@@ -228,8 +236,15 @@ static int keys(synth *s, gguf_writer *w, latte_err *err) {
         U32("leading_dense_block_count", s->n_dense);
         if (m->q_lora_rank) U32("attention.q_lora_rank", m->q_lora_rank);
         U32("attention.kv_lora_rank", m->kv_lora_rank);
-        U32("attention.key_length", m->d_nope + m->d_rope);
-        U32("attention.value_length", m->d_v);
+        if (s->mainline) { /* the MLA view in key/value_length, the real head sizes in *_mla */
+            U32("attention.key_length", m->kv_lora_rank + m->d_rope);
+            U32("attention.value_length", m->kv_lora_rank);
+            U32("attention.key_length_mla", m->d_nope + m->d_rope);
+            U32("attention.value_length_mla", m->d_v);
+        } else {
+            U32("attention.key_length", m->d_nope + m->d_rope);
+            U32("attention.value_length", m->d_v);
+        }
         U32("expert_feed_forward_length", m->n_ff_exp);
         U32("expert_count", m->n_expert);
         U32("expert_shared_count", m->n_expert_shared);
@@ -280,7 +295,7 @@ int latte_synth(const latte_synth_params *p, latte_err *err) {
         return err_set(err, LATTE_E_ARG, "synth cannot write weight type %d", p->type);
     if (p->n_layer < 0 || p->n_layer > m->n_layer)
         return err_set(err, LATTE_E_ARG, "--layers %d is outside [1, %d] for %s", p->n_layer, m->n_layer, m->name);
-    synth s = {.m = m, .type = (uint32_t)p->type, .err = err};
+    synth s = {.m = m, .type = (uint32_t)p->type, .mainline = p->mainline && m->kv_lora_rank > 0, .err = err};
     s.n_layer = p->n_layer ? p->n_layer : m->n_layer;
     /* the leading dense layers, but at least one MoE layer when the model has any */
     s.n_dense = m->n_dense_lead < s.n_layer ? m->n_dense_lead : s.n_layer;
