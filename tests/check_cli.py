@@ -18,6 +18,7 @@ QWEN = os.path.join(FIX, "qwen2-tiny.gguf")  # dense, no MLA, chat template in t
 DS3 = os.path.join(FIX, "ds3-tiny.gguf")     # MLA + MoE, adds BOS
 TINY = os.path.join(SHARED, "models", "tiny-mla.gguf")  # trained, 4096 training context
 TMP = tempfile.mkdtemp(prefix="latte-cli-")
+PROSE_FILE = os.path.join(SHARED, "models", "heldout-prose.txt")
 CORES = os.cpu_count() or 1
 PROMPT = "Hello there"
 
@@ -90,6 +91,9 @@ def base(cmd, model=None):
         "info": ["info", model],
         "bench": ["bench", "-m", model, "-r", "1", "-o", "json"],
         "serve": ["serve", "-m", model, "-n", "48", "--temp", "0", *eng],
+        "synth": ["synth", "--like", "tiny-mla", "--type", "q8_0", "-o", os.path.join(TMP, "synth.gguf")],
+        "quantize": ["quantize", DS3, os.path.join(TMP, "quantized.gguf"), "Q4_0"],
+        "perplexity": ["perplexity", "-m", model, "-f", PROSE_FILE, "-c", "16", "--chunks", "2", "-t", "1"],
     }[cmd]
 
 
@@ -686,6 +690,16 @@ def ck_bench_o(cmd):
     return ok, f"md {md[:200]!r} csv {csv[:1]} jsonl {jl[:1]}"
 
 
+def ck_bench_plot(cmd):
+    path = os.path.join(TMP, "bench.svg")
+    rc, rows, err = bench_rows("-d", "0,8", "--plot", path)
+    svg = open(path).read() if os.path.exists(path) else ""
+    # two lines (pp8 and tg2), each with a point per depth
+    ok = rc == 0 and svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 4
+    bad = latte(*base("bench"), "-p", "8", "-n", "2", "-t", "1", "--plot", "/nonexistent-dir/x.svg")
+    return ok and "pp8," in svg and bad[0] == 1 and "cannot create" in bad[2], err[-200:] + bad[2]
+
+
 def ck_bench_ser(cmd):
     rc, rows, err = bench_rows("-ser", "1,0.5")
     return rc == 0 and rows and "-ser changes nothing" in err, err
@@ -698,18 +712,176 @@ def ck_bench_ok(*extra):
     return f
 
 
+# synth: each flag changes the file written (tiny-mla's shape: 27 MB, under a second)
+def synth_file(*extra, name="synth.gguf"):
+    path = os.path.join(TMP, name)
+    if os.path.exists(path):
+        os.unlink(path)
+    args = [a if not a.endswith("synth.gguf") else path for a in base("synth")]
+    rc, out, err = latte(*args, *extra)
+    return rc, path, err.decode() if isinstance(err, bytes) else err
+
+
+def synth_info(*extra):
+    rc, path, err = synth_file(*extra)
+    info = latte("info", path)[1].decode() if rc == 0 else ""
+    return rc, info, err
+
+
+def ck_synth_like(cmd):
+    rc, info, err = synth_info()
+    bad = latte(*base("synth")[:2], "tiny", *base("synth")[3:])
+    return (rc == 0 and "deepseek2 (MLA)" in info and "vocabulary:       49152" in info and bad[0] == 2
+            and "tiny-mla" in bad[2]), err + bad[2]
+
+
+def ck_synth_layers(cmd):
+    rc, info, err = synth_info("--layers", "2")
+    return rc == 0 and re.search(r"layers: +2\n", info) and "blk.2." not in info, err
+
+
+def ck_synth_type(cmd):
+    rc, info, err = synth_info("--type", "q4_K")
+    # q4_K where a row holds whole 256-blocks, q5_0 where it does not (attn_k_b rows of 128)
+    return rc == 0 and re.search(r"q4_K +\d+ tensors", info) and re.search(r"q5_0 +\d+ tensors", info), err
+
+
+def ck_synth_mainline(cmd):
+    rc, path, err = synth_file("--mainline", name="main-synth.gguf")
+    info = latte("info", path)[1].decode() if rc == 0 else ""
+    rc2, path2, err2 = synth_file(name="ik-synth.gguf")
+    out = [os.path.join(TMP, f"ml{i}.f32") for i in range(2)]
+    r = [latte("logits", "-m", p, "--tokens", "1,2,3", "-o", o, "-c", "16", "-t", "1")[0] for p, o in zip((path, path2), out)]
+    same = r == [0, 0] and open(out[0], "rb").read() == open(out[1], "rb").read()
+    # the same k_b / v_b bytes in the other layout: -mla 3 logits bit for bit
+    return (rc == 0 and "{128, 512, 8}" in info and "attn_kv_b" not in info and "(kv 1)" in info and same,
+            err + err2)
+
+
+def ck_synth_o(cmd):
+    rc, path, err = synth_file(name="other-synth.gguf")
+    return rc == 0 and os.path.getsize(path) > 20e6 and "100%" in err, err
+
+
+def ck_synth_same_file(flag, a, b, same_file):
+    def f(cmd):
+        rc1, p1, e1 = synth_file(flag, a, name="s1-synth.gguf")
+        rc2, p2, e2 = synth_file(flag, b, name="s2-synth.gguf")
+        eq = rc1 == 0 and rc2 == 0 and open(p1, "rb").read() == open(p2, "rb").read()
+        return rc1 == 0 and rc2 == 0 and eq == same_file, f"same bytes: {eq}; {e1[-200:]} {e2[-200:]}"
+    return f
+
+
+# quantize: flags go before the positional IN OUT TYPE
+def quantized_types(*flags):
+    args = base("quantize")
+    rc, out, err = latte(args[0], *flags, *args[1:])
+    info = latte("info", args[2])[1].decode() if rc == 0 else ""
+    return rc, dict(re.findall(r"^  (\S+) +([a-z0-9_K]+) +\{", info, re.M)), err
+
+
+def ck_q_override(flag):
+    def f(cmd):
+        rc, t, err = quantized_types(flag, "ffn_up=q8_0")
+        return rc == 0 and t.get("blk.0.ffn_up.weight") == "q8_0" and t.get("blk.0.ffn_gate.weight") == "q4_0", err
+    return f
+
+
+def ck_q_type_of(flag, tensor):
+    def f(cmd):
+        rc, t, err = quantized_types(flag, "q5_1")
+        return rc == 0 and t.get(tensor) == "q5_1", f"{t.get(tensor)} {err}"
+    return f
+
+
+def ck_q_pure(cmd):
+    rc, t, err = quantized_types()
+    rc2, t2, err2 = quantized_types("--pure")
+    return rc == 0 and rc2 == 0 and t.get("output.weight") == "q6_K" and t2.get("output.weight") == "q4_0", err + err2
+
+
+def ck_q_imatrix(cmd):
+    rc, t, err = quantized_types("--imatrix", "imatrix.dat")
+    return rc == 2 and "not supported yet" in err, err
+
+
+def ck_q_note(cmd):
+    rc, _, err = latte("quantize", "--allow-requantize", *base("quantize")[1:])
+    return rc == 0 and "note: --allow-requantize changes nothing" in err, err
+
+
+def ck_q_threads(cmd):
+    args = base("quantize")
+    rc1, _, e1 = latte(args[0], "-t", "1", *args[1:])
+    a = open(args[2], "rb").read() if rc1 == 0 else b""
+    rc2, _, e2 = latte(*args, "2")
+    b = open(args[2], "rb").read() if rc2 == 0 else b"x"
+    return rc1 == 0 and rc2 == 0 and a == b and len(a) > 1e6, e1 + e2
+
+
+# perplexity: -c, -b, --chunks and the KL files (qwen2-tiny: 16-token chunks, a second)
+def ppl(*extra, model=None):
+    rc, out, err = go("perplexity", *extra, model=model)
+    m = re.search(rb"PPL = ([\d.]+)", out)
+    return rc, float(m.group(1)) if m else None, err
+
+
+def ck_ppl_f(cmd):
+    rc, p, err = ppl()
+    bad = latte(*base("perplexity")[:4], os.path.join(TMP, "none.txt"))
+    return rc == 0 and p and bad[0] == 1 and "No such file" in bad[2], err + bad[2]
+
+
+def ck_ppl_c(cmd):
+    rc, p, err = ppl("-c", "32")
+    return rc == 0 and "2 chunks of 32 tokens" in err and "scoring positions 16..30" in err, err
+
+
+def ck_ppl_b(cmd):
+    rc1, p1, e1 = ppl("-b", "16")
+    rc2, p2, e2 = ppl("-b", "32")
+    return (rc1 == 0 and rc2 == 0 and "1 per batch" in e1 and "2 per batch" in e2 and p1 and p2
+            and abs(p1 / p2 - 1) < 1e-4), e1 + e2
+
+
+def ck_ppl_ub(cmd):
+    # one token per forward pass takes the single-row matmul path: the same up to rounding
+    rc1, p1, e1 = ppl()
+    rc2, p2, e2 = ppl("-ub", "1")
+    return rc1 == 0 and rc2 == 0 and p1 and p2 and abs(p1 / p2 - 1) < 1e-5 and ppl("-ub", "0")[0] == 2, e1 + e2
+
+
+def ck_ppl_chunks(cmd):
+    rc, p, err = ppl("--chunks", "3")
+    return rc == 0 and "[3]" in err and "3 chunks of 16" in err, err
+
+
+def ck_ppl_score_all(cmd):
+    rc, p, err = ppl("--score-all")
+    return rc == 0 and "scoring positions 0..14" in err, err
+
+
+def ck_ppl_kl(cmd):
+    path = os.path.join(TMP, "base.kld")
+    rc1, p1, e1 = ppl("--kl-divergence-base", path)
+    rc2, out, e2 = latte("perplexity", "-m", QWEN, "--kl-divergence-base", path, "--kl-divergence", "-t", "1")
+    return rc1 == 0 and os.path.exists(path) and rc2 == 0 and b"Mean KLD:     0.000000" in out, e1 + e2
+
+
 ENGINE = ("run", "chat", "logits", "serve")
+ENGINE2 = ENGINE + ("perplexity",)  # the engine flags after -c and -b
 GEN = ("run", "chat")
 SAMPLE = GEN + ("serve",)
 CHECKS = {
     ("*", "-m"): ck_model, ("*", "-h"): ck_help,
     (ENGINE, "-c"): ck_ctx, (ENGINE, "-b"): ck_same_output("-b", "1"), (ENGINE, "-ub"): ck_same_output("-ub", "1"),
-    (ENGINE, "-t"): ck_threads, (ENGINE, "-mla"): ck_mla, (ENGINE, "-fa"): ck_fa, (ENGINE, "-ctk"): ck_ctk,
-    (ENGINE, "-ctv"): ck_ctv, (ENGINE, "-ser"): ck_ser, (ENGINE, "-khad"): ck_khad,
-    (ENGINE + ("bench",), "-fmoe"): ck_note("-fmoe"), (ENGINE + ("bench",), "-rtr"): ck_note("-rtr"),
-    (ENGINE + ("bench",), "-amb"): ck_note("-amb", "512"), (ENGINE + ("bench",), "--no-mmap"): ck_note("--no-mmap"),
-    (ENGINE + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE + ("bench",), "-tb"): ck_note("-tb", "2"),
-    (ENGINE, "--no-warmup"): ck_note("--no-warmup"),
+    ("perplexity", "-ub"): ck_ppl_ub,
+    (ENGINE2, "-t"): ck_threads, (ENGINE2, "-mla"): ck_mla, (ENGINE2, "-fa"): ck_fa, (ENGINE2, "-ctk"): ck_ctk,
+    (ENGINE2, "-ctv"): ck_ctv, (ENGINE2, "-ser"): ck_ser, (ENGINE2, "-khad"): ck_khad,
+    (ENGINE2 + ("bench",), "-fmoe"): ck_note("-fmoe"), (ENGINE2 + ("bench",), "-rtr"): ck_note("-rtr"),
+    (ENGINE2 + ("bench",), "-amb"): ck_note("-amb", "512"), (ENGINE2 + ("bench",), "--no-mmap"): ck_note("--no-mmap"),
+    (ENGINE2 + ("bench",), "--mlock"): ck_note("--mlock"), (ENGINE2 + ("bench",), "-tb"): ck_note("-tb", "2"),
+    (ENGINE2, "--no-warmup"): ck_note("--no-warmup"),
     (GEN, "-n"): ck_n, (GEN, "--stop"): ck_stop("--stop"), (GEN, "-r"): ck_stop("-r"),
     (GEN, "-s"): ck_seed, (SAMPLE, "--temp"): ck_temp, (SAMPLE, "--top-k"): ck_greedy_by("--top-k", "1"),
     (SAMPLE, "--top-p"): ck_greedy_by("--top-p", "0"), (SAMPLE, "--min-p"): ck_greedy_by("--min-p", "1"),
@@ -733,8 +905,8 @@ CHECKS = {
     ("serve", "--max-queue"): ck_serve_queue, ("serve", "--prompt-chunk"): ck_same_output("--prompt-chunk", "1"),
     ("serve", "-to"): ck_serve_timeout, ("serve", "-cb"): ck_note("-cb"), ("serve", "--metrics"): ck_note("--metrics"),
     ("serve", "--chat-template"): ck_serve_template,
-    (ENGINE + ("bench",), "-ngl"): ck_ngl, (ENGINE + ("bench",), "-ot"): ck_ot,
-    (ENGINE + ("bench",), "--n-cpu-moe"): ck_cpu_moe, (ENGINE + ("bench",), "-mg"): ck_mg,
+    (ENGINE2 + ("bench",), "-ngl"): ck_ngl, (ENGINE2 + ("bench",), "-ot"): ck_ot,
+    (ENGINE2 + ("bench",), "--n-cpu-moe"): ck_cpu_moe, (ENGINE2 + ("bench",), "-mg"): ck_mg,
     ("info", "--plan"): ck_plan, ("info", "--fake-device"): ck_fake,
     ("info", "-c"): ck_plan_kv("-c", "512"), ("info", "-mla"): ck_plan_kv("-mla", "0"),
     ("info", "-ctk"): ck_plan_kv("-ctk", "q8_0"), ("info", "-ctv"): ck_plan_kv("-mla", "1"),
@@ -752,7 +924,19 @@ CHECKS = {
     ("bench", "-ub"): ck_bench_list("-ub", "1,4", "n_ubatch", [1, 4]),
     ("bench", "-b"): ck_bench_list("-b", "2,8", "n_batch", [2, 8]),
     ("bench", "-ser"): ck_bench_ser, ("bench", "-khad"): ck_bench_ok("-khad"), ("bench", "-s"): ck_bench_ok("-s", "7"),
-    ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"),
+    ("bench", "--no-warmup"): ck_bench_ok("--no-warmup"), ("bench", "--plot"): ck_bench_plot,
+    ("synth", "--like"): ck_synth_like, ("synth", "--layers"): ck_synth_layers, ("synth", "--type"): ck_synth_type,
+    ("synth", "-o"): ck_synth_o, ("synth", "--mainline"): ck_synth_mainline, ("synth", "-s"): ck_synth_same_file("-s", "1", "2", False),
+    ("synth", "-t"): ck_synth_same_file("-t", "1", "2", True),
+    ("quantize", "--override"): ck_q_override("--override"), ("quantize", "--tensor-type"): ck_q_override("--tensor-type"),
+    ("quantize", "--output-tensor-type"): ck_q_type_of("--output-tensor-type", "output.weight"),
+    ("quantize", "--token-embedding-type"): ck_q_type_of("--token-embedding-type", "token_embd.weight"),
+    ("quantize", "--pure"): ck_q_pure, ("quantize", "--imatrix"): ck_q_imatrix,
+    ("quantize", "--allow-requantize"): ck_q_note,
+    ("quantize", "-t"): ck_q_threads,
+    ("perplexity", "-f"): ck_ppl_f, ("perplexity", "-c"): ck_ppl_c, ("perplexity", "-b"): ck_ppl_b,
+    ("perplexity", "--chunks"): ck_ppl_chunks, ("perplexity", "--score-all"): ck_ppl_score_all,
+    ("perplexity", "--kl-divergence-base"): ck_ppl_kl, ("perplexity", "--kl-divergence"): ck_ppl_kl,
 }
 
 

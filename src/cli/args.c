@@ -214,7 +214,13 @@ static int positional(const cli_command *cmd, const char *a, cli_opts *o) {
         o->model = a;
         return 0;
     }
-    if (cmd->positional)
+    if (cmd->positional && o->args.n + 1 < cmd->n_positional && o->args.n < CLI_MAX_LIST) {
+        o->args.v[o->args.n++] = a;
+        return 0;
+    }
+    if (cmd->positional && cmd->n_positional > 1)
+        fprintf(stderr, "error: unexpected argument '%s': %s takes %s\n", a, cmd->name, cmd->positional);
+    else if (cmd->positional)
         fprintf(stderr, "error: unexpected argument '%s': %s takes one %s\n", a, cmd->name, cmd->positional);
     else
         fprintf(stderr, "error: unexpected argument '%s': %s takes flags only (quote text with spaces: -p \"...\")\n",

@@ -3,7 +3,8 @@
  * decodes), ppP+tgT, each after D tokens already decoded (" @ dD", untimed). One short warm-up
  * run per row (unless --no-warmup), then -r timed runs on a fresh timeline. Generation is set
  * beside the memory read bandwidth measured in the same run, but only where the weights one
- * token reads outgrow the last-level cache (else no memory bound applies). */
+ * token reads outgrow the last-level cache (else no memory bound applies). --plot draws the
+ * rows against depth (bench_plot.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,7 @@ static void row_name(bench_row *r) {
 typedef struct bench_run {
     const cli_opts *o;
     bench_out *out;
+    bench_plot *plot;         /* --plot, or NULL */
     latte_model *m;
     latte_model_info mi;
     const bench_test *tests;
@@ -140,6 +142,7 @@ static int run_instance(bench_run *br, const bench_instance *inst) {
             note(br, "  %s, %d threads: %.2f GB/s of weights = %.0f%% of the measured read bandwidth\n", r.name,
                  inst->n_threads, r.bw_gbs, 100 * r.bw_share);
         }
+        if (br->plot) bench_plot_add(br->plot, &r);
         if (bench_out_row(br->out, &r)) { fprintf(stderr, "error: cannot write the output\n"); rc = CLI_ERR; }
     }
     latte_ctx_free(c);
@@ -229,6 +232,7 @@ int cmd_bench(const cli_opts *o) {
     br.toks = malloc(sizeof *br.toks * (size_t)br.n_ctx);
     br.out = br.toks ? bench_out_begin(o->output, o) : NULL;
     if (!br.out) { fprintf(stderr, "error: out of memory\n"); rc = CLI_ERR; }
+    if (!rc && o->plot && !(br.plot = bench_plot_begin(o->plot))) { fprintf(stderr, "error: out of memory\n"); rc = CLI_ERR; }
     int n_models = o->models.n ? o->models.n : 1;
     for (int i = 0; i < n_models && !rc; i++) {
         rc = bench_model(&br, o->models.n ? o->models.v[i] : NULL);
@@ -237,6 +241,7 @@ int cmd_bench(const cli_opts *o) {
         fprintf(stderr, "error: cannot write the output\n");
         rc = CLI_ERR;
     }
+    if (br.plot && bench_plot_end(br.plot) && !rc) rc = CLI_ERR;
     free(br.toks);
     free(tests);
     return rc;

@@ -42,6 +42,14 @@ int bench_out_row(bench_out *b, const bench_row *r);
  * machine-readable. Frees b. Returns 0 or -1 as above. */
 int bench_out_end(bench_out *b, const char *notes);
 
+/* --plot FILE.svg (bench_plot.c): rows are collected as they finish, the SVG is written at
+ * the end (pp and tg speed against depth). begin: NULL when out of memory; end: 0, or -1
+ * after one error line; frees p. */
+typedef struct bench_plot bench_plot;
+bench_plot *bench_plot_begin(const char *path);
+void bench_plot_add(bench_plot *p, const bench_row *r);
+int bench_plot_end(bench_plot *p);
+
 /* Memory read bandwidth in bytes/s with n_threads readers (best of 3 over 1 GiB); 0 when
  * it cannot be measured. */
 double bench_read_bw(int n_threads);

@@ -62,7 +62,8 @@ typedef struct cli_command {
     const char *usage;          /* after "latte NAME " */
     const char *summary;
     const cli_group *const *groups; /* NULL-terminated */
-    const char *positional;     /* the one positional argument it takes ("MODEL" fills -m), or NULL */
+    const char *positional;     /* the positional argument(s) it takes ("MODEL" fills -m), or NULL */
+    int n_positional;           /* how many (0: one); the first fills -m, the rest go to cli_opts.args */
 } cli_command;
 
 typedef struct cli_strs {
@@ -106,8 +107,16 @@ struct cli_opts {
     /* serve */
     const char *host, *api_key, *alias, *slot_save_path;
     int port, n_parallel, max_queue, timeout, prompt_chunk;
+    const char *plot;           /* bench --plot FILE.svg */
+    /* synth, quantize, perplexity */
+    const char *like, *imatrix, *kl_base, *out_type, *embd_type;
+    int n_layers, wtype, n_chunks;
+    bool kl, pure, score_all, mainline;
+    cli_strs args;              /* positional arguments after the first */
+    cli_strs qoverrides;        /* quantize --override REGEX=TYPE */
     bool help;
     bool quiet_ctx;             /* not a flag: cli_make_ctx leaves out its "attention:" line (bench) */
+    int n_seq;                  /* not a flag: > 1 makes cli_make_ctx give each of n_seq sequences -c positions */
     /* the flags the user gave (for "only with X" checks and warnings) */
     const cli_flag *given[CLI_MAX_GIVEN];
     int n_given;
@@ -137,6 +146,8 @@ double cli_now(void);
 char *cli_read_file(const char *path, size_t *len);
 /* The offset of the first byte of s[0..n) that is not part of valid UTF-8, or n. */
 size_t cli_utf8_invalid_at(const char *s, size_t n);
+/* The progress line of synth and quantize (a latte_tool_progress; user: the command's name). */
+void cli_file_progress(uint64_t done, uint64_t total, const char *tensor, void *user);
 /* Prints the version and the build (CPU features, backends) to stdout. */
 void cli_print_version(void);
 
@@ -147,5 +158,8 @@ int cmd_run(const cli_opts *o);
 int cmd_chat(const cli_opts *o);
 int cmd_bench(const cli_opts *o);
 int cmd_serve(const cli_opts *o);
+int cmd_synth(const cli_opts *o);
+int cmd_quantize(const cli_opts *o);
+int cmd_perplexity(const cli_opts *o);
 
 #endif

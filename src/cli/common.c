@@ -166,6 +166,10 @@ int cli_make_ctx(const cli_opts *o, latte_model *m, latte_ctx **c) {
     cp.n_ctx = o->n_ctx;
     cp.n_seq = o->token_lists.n > 1 ? o->token_lists.n : 1; /* logits: a sequence per list */
     if (o->n_parallel > 0) cp.n_seq = o->n_parallel;        /* serve: a sequence per slot */
+    if (o->n_seq > 1) { /* perplexity: a sequence per chunk, each of -c positions */
+        cp.n_seq = o->n_seq;
+        cp.n_ctx = o->n_ctx * o->n_seq;
+    }
     cp.n_batch = o->n_batch;
     cp.n_ubatch = o->n_ubatch;
     cp.n_threads = o->n_threads;

@@ -18,6 +18,10 @@
 static const cli_choice FA[] = {{"on", 1}, {"off", 0}, {"auto", -1}, {"1", 1}, {"0", 0}, {"true", 1}, {"false", 0},
                                 {NULL, 0}};
 static const cli_choice CACHE[] = {{"f16", 1}, {"f32", 0}, {"bf16", 30}, {"q8_0", 8}, {"q6_0", 133}, {"q4_0", 2}, {NULL, 0}};
+/* weight types the tools write (ggml ids) */
+static const cli_choice WTYPE[] = {{"q8_0", 8}, {"q4_0", 2}, {"q4_1", 3}, {"q5_0", 6}, {"q5_1", 7}, {"q4_K", 12},
+                                   {"q5_K", 13}, {"q6_K", 14}, {"f16", 1}, {"bf16", 30}, {"f32", 0}, {"q4_k", 12},
+                                   {"q5_k", 13}, {"q6_k", 14}, {NULL, 0}};
 static const cli_choice BENCH_OUT[] = {{"md", 0}, {"json", 1}, {"csv", 2}, {"jsonl", 3}, {NULL, 0}};
 
 static const cli_flag MODEL[] = {
@@ -28,6 +32,10 @@ static const cli_flag MODEL[] = {
 static const cli_flag ENGINE[] = {
     {"-c", "--ctx-size", CLI_INT, O(n_ctx), 0, BIG, NULL, "N", "0", "context size in tokens (0: min(training, 4096))"},
     {"-b", "--batch-size", CLI_INT, O(n_batch), 1, BIG, NULL, "N", "2048", "logical batch: tokens per decode call"},
+};
+
+/* the engine flags after the context size (perplexity has its own -c and -b) */
+static const cli_flag ENGINE_RUN[] = {
     {"-ub", "--ubatch-size", CLI_INT, O(n_ubatch), 1, BIG, NULL, "N", "512", "micro-batch: tokens per forward pass"},
     {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores)"},
     {"-mla", "--mla-use", CLI_INT, O(mla), -1, 3, NULL, "0..3", "-1",
@@ -174,6 +182,47 @@ static const cli_flag BENCH[] = {
     {"-ser", "--smart-expert-reduction", CLI_STR, O(ser), 0, 0, NULL, "KMIN,T", NULL, "MoE: fewer experts"},
     {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "seed of the random token ids"},
     {NULL, "--no-warmup", CLI_BOOL, O(no_warmup), 0, 0, NULL, NULL, NULL, "skip the warm-up run"},
+    {NULL, "--plot", CLI_STR, O(plot), 0, 0, NULL, "FILE.svg", NULL, "also draw pp and tg speed against depth (-d)"},
+};
+
+static const cli_flag SYNTH[] = {
+    {NULL, "--like", CLI_STR, O(like), 0, 0, NULL, "NAME", NULL,
+     "the model whose shape to copy: deepseek-v2-lite, deepseek-v2, deepseek-v3, kimi-k2, qwen2-7b, llama-3-8b, tiny-mla"},
+    {NULL, "--layers", CLI_INT, O(n_layers), 0, 4096, NULL, "N", "0", "only the first N layers (0: all)"},
+    {NULL, "--type", CLI_CHOICE, O(wtype), 0, 0, WTYPE, "TYPE", "q8_0",
+     "weight type (norms and router stay f32; rows a K-quant block does not fit fall back as llama-quantize does)"},
+    {"-o", "--output", CLI_STR, O(out), 0, 0, NULL, "FILE", NULL, "the GGUF file to write (required)"},
+    {"-s", "--seed", CLI_SEED, O(seed), -1, 0, NULL, "N", "42", "random seed"},
+    {NULL, "--mainline", CLI_BOOL, O(mainline), 0, 0, NULL, NULL, NULL,
+     "MLA tensors in mainline llama.cpp's layout (3-D attn_k_b/attn_v_b, no attn_kv_b); default: ik_llama.cpp's"},
+    {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores)"},
+};
+
+static const cli_flag QUANTIZE[] = {
+    {NULL, "--override", CLI_STRS, O(qoverrides), 0, 0, NULL, "REGEX=TYPE", NULL,
+     "tensors whose name matches get TYPE (repeatable, first match wins)"},
+    {NULL, "--tensor-type", CLI_STRS, O(qoverrides), 0, 0, NULL, "REGEX=TYPE", NULL, "the same as --override"},
+    {NULL, "--output-tensor-type", CLI_STR, O(out_type), 0, 0, NULL, "TYPE", NULL, "type of output.weight"},
+    {NULL, "--token-embedding-type", CLI_STR, O(embd_type), 0, 0, NULL, "TYPE", NULL, "type of token_embd.weight"},
+    {NULL, "--pure", CLI_BOOL, O(pure), 0, 0, NULL, NULL, NULL, "TYPE for every weight (no mix; overrides still apply)"},
+    {NULL, "--imatrix", CLI_STR, O(imatrix), 0, 0, NULL, "FILE", NULL, "importance matrix (not supported yet: an error)"},
+    {NULL, "--allow-requantize", CLI_NOTE, 0, 0, 0, NULL, NULL, NULL,
+     "quantized tensors are always re-quantized through f32; nothing to allow"},
+    {"-t", "--threads", CLI_INT, O(n_threads), 0, 1024, NULL, "N", "0", "threads (0: all cores; NTHREADS too)"},
+};
+
+static const cli_flag PERPLEXITY[] = {
+    {"-f", "--file", CLI_STR, O(file), 0, 0, NULL, "FILE", NULL, "the text to score (- : stdin)"},
+    {"-c", "--ctx-size", CLI_INT, O(n_ctx), 8, BIG, NULL, "N", "512", "tokens per chunk; the second half of each is scored"},
+    {"-b", "--batch-size", CLI_INT, O(n_batch), 1, BIG, NULL, "N", "2048",
+     "logical batch: b / c chunks are decoded together, each its own sequence"},
+    {NULL, "--chunks", CLI_INT, O(n_chunks), -1, BIG, NULL, "N", "-1", "score at most N chunks (-1: all)"},
+    {NULL, "--score-all", CLI_BOOL, O(score_all), 0, 0, NULL, NULL, NULL,
+     "score every position of every chunk and the partial last one, no BOS put in (Hugging Face's way)"},
+    {NULL, "--kl-divergence-base", CLI_STR, O(kl_base), 0, 0, NULL, "FILE", NULL,
+     "save the tokens and log-probabilities here (with --kl-divergence: read them from here)"},
+    {NULL, "--kl-divergence", CLI_BOOL, O(kl), 0, 0, NULL, NULL, NULL,
+     "KL divergence from the saved base to this model, its percentiles and the same-top-token rate"},
 };
 
 /* llama-server's flags */
@@ -209,6 +258,7 @@ static const cli_flag HELP[] = {
 #define G(name, title) static const cli_group G_##name = {title, name, N(name)}
 G(MODEL, "model");
 G(ENGINE, "engine");
+G(ENGINE_RUN, "");
 G(IK_NOOP, "ik_llama.cpp flags latte does not need (accepted with a note)");
 G(NO_WARMUP, "");
 G(PROMPT, "prompt");
@@ -223,20 +273,27 @@ G(PLAN, "info --plan");
 G(TOKENIZE, "tokenize");
 G(BENCH, "bench (llama-bench's flags; LIST: 1,2,4 or ranges 1-8, 128-512+128, 1-16*2)");
 G(SERVE, "server (llama-server's flags)");
+G(SYNTH, "synth");
+G(PERPLEXITY, "perplexity (llama.cpp's method)");
+G(QUANTIZE, "quantize (TYPE: Q4_K_M, Q5_K_M, Q4_K_S, Q5_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32)");
 G(HELP, "help");
 #undef G
 
 static const cli_group *const RUN_GROUPS[] = {&G_MODEL, &G_PROMPT, &G_GENERATE, &G_RUN_MODE, &G_TEMPLATE,
-                                              &G_SAMPLING, &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
+                                              &G_SAMPLING, &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
 static const cli_group *const CHAT_GROUPS[] = {&G_MODEL, &G_CHAT, &G_GENERATE, &G_TEMPLATE, &G_SAMPLING,
-                                               &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
-static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP,
+                                               &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP, &G_HELP, NULL};
+static const cli_group *const LOGITS_GROUPS[] = {&G_MODEL, &G_LOGITS, &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP, &G_NO_WARMUP,
                                                  &G_HELP, NULL};
 static const cli_group *const TOKENIZE_GROUPS[] = {&G_MODEL, &G_TOKENIZE, &G_HELP, NULL};
 static const cli_group *const INFO_GROUPS[] = {&G_MODEL, &G_PLAN, &G_PLACE, &G_HELP, NULL};
-static const cli_group *const SERVE_GROUPS[] = {&G_MODEL, &G_SERVE, &G_SAMPLING, &G_ENGINE, &G_PLACE, &G_IK_NOOP,
+static const cli_group *const SERVE_GROUPS[] = {&G_MODEL, &G_SERVE, &G_SAMPLING, &G_ENGINE, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP,
                                                 &G_NO_WARMUP, &G_HELP, NULL};
 static const cli_group *const BENCH_GROUPS[] = {&G_BENCH, &G_PLACE, &G_IK_NOOP, &G_HELP, NULL};
+static const cli_group *const PPL_GROUPS[] = {&G_MODEL, &G_PERPLEXITY, &G_ENGINE_RUN, &G_PLACE, &G_IK_NOOP,
+                                              &G_NO_WARMUP, &G_HELP, NULL};
+static const cli_group *const SYNTH_GROUPS[] = {&G_SYNTH, &G_HELP, NULL};
+static const cli_group *const QUANTIZE_GROUPS[] = {&G_QUANTIZE, &G_HELP, NULL};
 
 const cli_command CLI_COMMANDS[] = {
     {"run", cmd_run, "[-m MODEL] (-p TEXT | -f FILE) [flags]", "generate text from a prompt", RUN_GROUPS, NULL},
@@ -250,5 +307,11 @@ const cli_command CLI_COMMANDS[] = {
      "prompt processing and generation speed (llama-bench)", BENCH_GROUPS, NULL},
     {"serve", cmd_serve, "[-m MODEL] [--host ADDR] [--port N] [-np N] [-c N] [--api-key KEY] [flags]",
      "OpenAI-compatible HTTP server with parallel slots (llama-server)", SERVE_GROUPS, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+    {"perplexity", cmd_perplexity, "[-m MODEL] -f TEXT [-c 512] [-b 2048] [--chunks N] [--kl-divergence-base FILE [--kl-divergence]]",
+     "perplexity over chunks of a text, and KL divergence against saved logits", PPL_GROUPS, NULL},
+    {"synth", cmd_synth, "--like NAME [--layers N] [--type TYPE] -o FILE [-s SEED]",
+     "write a random-weight model in the exact shape of a real one", SYNTH_GROUPS, NULL},
+    {"quantize", cmd_quantize, "[flags] IN.gguf OUT.gguf TYPE [NTHREADS]",
+     "re-write a model with other weight types (llama-quantize)", QUANTIZE_GROUPS, "IN.gguf OUT.gguf TYPE [NTHREADS]", 4},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0},
 };
