@@ -53,6 +53,9 @@ void latte_model_describe(const latte_model *m, FILE *out) {
     fprintf(out, "file:             %s (GGUF v%u, %llu bytes, %llu tensors, %llu keys)\n", gf->path ? gf->path : "?",
             gf->version, (unsigned long long)gf->file_size, (unsigned long long)gf->n_tensors,
             (unsigned long long)gf->n_kv);
+    for (uint32_t i = 0; i < gf->n_shards; i++)
+        fprintf(out, "  shard %u of %u:     %s (%llu bytes, %llu tensors)\n", i + 1, gf->n_shards, gf->shards[i]->path,
+                (unsigned long long)gf->shards[i]->file_size, (unsigned long long)gf->shards[i]->n_tensors);
     if (m->hparams_ok) describe_hparams(m, out);
     else fprintf(out, "architecture:     (no usable hyper-parameters: %s)\n", m->hparams_err);
     if (m->vocab)
