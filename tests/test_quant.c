@@ -31,6 +31,10 @@ static void test_table(void) {
         {QT_Q3_K, "q3_K", 256, 110}, {QT_Q4_K, "q4_K", 256, 144}, {QT_Q5_K, "q5_K", 256, 176},
         {QT_Q6_K, "q6_K", 256, 210}, {QT_Q8_K, "q8_K", 256, 292}, {QT_I8, "i8", 1, 1},
         {QT_I16, "i16", 1, 2}, {QT_I32, "i32", 1, 4}, {QT_I64, "i64", 1, 8}, {QT_F64, "f64", 1, 8},
+        {QT_IQ2_XXS, "iq2_xxs", 256, 66}, {QT_IQ1_M, "iq1_m", 256, 56}, {QT_IQ4_XS, "iq4_xs", 256, 136},
+        {QT_TQ1_0, "tq1_0", 256, 54}, {QT_Q6_0, "q6_0", 32, 26}, {QT_IQ4_KS, "iq4_ks", 256, 136},
+        {QT_IQ6_K, "iq6_k", 256, 212}, {QT_Q8_0_R8, "q8_0_r8", 32, 34}, {QT_IQ4_KS_R4, "iq4_ks_r4", 256, 136},
+        {QT_Q8_K_R8, "q8_k_r8", 256, 258},
     };
     char why[128] = "";
     int ok = 1;
@@ -43,13 +47,24 @@ static void test_table(void) {
         }
     }
     report("table_sizes", ok, why);
-    report("table_unknown", !quant_type_info_get(4) && !quant_type_info_get(5) && !quant_type_info_get(29) &&
+    int agree = 1, n_known = 0;
+    for (uint32_t t = 0; t < QT_COUNT + 8; t++) {
+        const quant_type_info *ti = quant_type_info_get(t);
+        n_known += ti != NULL;
+        if (ti ? ti->can_dequant != quant_can_dequant(t) : quant_can_dequant(t)) agree = 0;
+        if (ti && (ti->block_elems == 0 || ti->block_bytes == 0 || ti->row_interleave == 0)) agree = 0;
+    }
+    report("table_can_dequant", agree && n_known >= 90, "can_dequant disagrees with quant_can_dequant, or an empty row");
+    report("table_unknown", !quant_type_info_get(4) && !quant_type_info_get(5) && !quant_type_info_get(37) &&
+                                !quant_type_info_get(142) && !quant_type_info_get(QT_COUNT) &&
                                 !quant_type_info_get(1000) && !quant_type_info_get(UINT32_MAX) &&
                                 quant_type_from_name("q9_9") == -1 && quant_type_from_name("") == -1,
            "an unknown id or name was accepted");
     report("row_bytes", quant_row_bytes(QT_Q4_K, 512) == 288 && quant_row_bytes(QT_Q4_K, 100) == 0 &&
                             quant_row_bytes(QT_Q8_0, 4096) == 4352 && quant_row_bytes(QT_F16, 7) == 14 &&
-                            quant_row_bytes(3, -32) == 0 && quant_row_bytes(4, 32) == 0,
+                            quant_row_bytes(3, -32) == 0 && quant_row_bytes(4, 32) == 0 &&
+                            quant_row_bytes(QT_IQ4_KS, 512) == 4 + 272 && quant_row_bytes(QT_Q8_KV, 64) == 8 + 64 &&
+                            quant_row_bytes(QT_IQ4_KS_R4, 256) == 4 + 136,
            "wrong row sizes");
 }
 
@@ -227,7 +242,8 @@ int main(void) {
     test_table();
     test_f16();
     test_q6_0();
-    const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k"};
+    const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k",
+                           "q2_k", "q3_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) test_vectors(names[i]);
     test_roundtrip(QT_F32, "f32", 0.0);
     test_roundtrip(QT_F16, "f16", 5e-4);

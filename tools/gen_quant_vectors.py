@@ -64,6 +64,12 @@ def main():
     k_random("q4_k", T.Q4_K, 144, [0, 2], rng)
     k_random("q5_k", T.Q5_K, 176, [0, 2], rng)
     k_random("q6_k", T.Q6_K, 210, [208], rng)
+    k_random("q2_k", T.Q2_K, 84, [80, 82], rng)
+    k_random("q3_k", T.Q3_K, 110, [108], rng)
+    k_random("iq4_nl", T.IQ4_NL, 18, [0], rng, n_blocks=16)
+    k_random("iq4_xs", T.IQ4_XS, 136, [0], rng)
+    k_random("tq1_0", T.TQ1_0, 54, [52], rng)
+    k_random("tq2_0", T.TQ2_0, 66, [64], rng)
     return 0
 
 

@@ -304,7 +304,9 @@ static int parse_tensor_info(cursor *c, gguf_tensor *t) {
         return err_set(c->err, LATTE_E_FORMAT, "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %u",
                        name, (long long)t->ne[0], ti->name, ti->block_elems);
     t->n_elems = n;
-    if (!ck_mul_u64(n / ti->block_elems, ti->block_bytes, &t->n_bytes))
+    /* whole rows: ik's types carry per-row meta ahead of the blocks */
+    uint64_t row = quant_row_bytes(t->type, t->ne[0]);
+    if (row == 0 || !ck_mul_u64(n / (uint64_t)t->ne[0], row, &t->n_bytes))
         return err_set(c->err, LATTE_E_FORMAT, "tensor '%s': data size overflows", name);
     return 0;
 }
