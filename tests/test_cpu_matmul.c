@@ -41,6 +41,19 @@ static void put_f16(uint8_t *p, float f) {
     memcpy(p, &h, 2);
 }
 
+/* where a block of type t keeps its f16 scale d (-1: none, the scale is per row) */
+static int scale_at(uint32_t t) {
+    switch (t) {
+    case QT_Q6_K: return 208;
+    case QT_Q2_K: return 80;
+    case QT_Q3_K: return 108;
+    case QT_TQ1_0: return 52;
+    case QT_TQ2_0: return 64;
+    case QT_IQ4_KS: return -1;
+    default: return 0;
+    }
+}
+
 /* m rows of random weights of type t; quantized from floats where quant_quant_row can,
  * else random bytes with sane scales. */
 static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
@@ -60,16 +73,20 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
         default:
             for (size_t i = 0; i < rb; i++)
                 wr[i] = (uint8_t)rnd();
+            if (ti->row_meta_bytes) { /* ik's per-row float scale */
+                float d = 0.001f + 0.02f * (frnd() + 1);
+                memcpy(wr, &d, 4);
+            }
             for (int64_t b = 0; b < k / ti->block_elems; b++) {
-                uint8_t *bl = wr + (size_t)b * ti->block_bytes;
+                uint8_t *bl = wr + ti->row_meta_bytes + (size_t)b * ti->block_bytes;
                 float d = 0.001f + 0.02f * (frnd() + 1), mn = 0.01f * frnd();
-                if (t == QT_Q6_K)
-                    put_f16(bl + 208, d);
-                else {
-                    put_f16(bl, d);
-                    if (t != QT_Q5_0)
-                        put_f16(bl + 2, t == QT_Q5_1 ? mn : fabsf(mn));
-                }
+                int at = scale_at(t);
+                if (at >= 0)
+                    put_f16(bl + at, d);
+                if (t == QT_Q4_K || t == QT_Q5_K || t == QT_Q5_1)
+                    put_f16(bl + 2, t == QT_Q5_1 ? mn : fabsf(mn));
+                if (t == QT_Q2_K)
+                    put_f16(bl + 82, fabsf(mn));
             }
         }
     }
@@ -78,7 +95,9 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
 }
 
 static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1,
-                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K};
+                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K,
+                                 /* through the generic (dequantizing) path or their own kernels */
+                                 QT_Q2_K, QT_Q3_K, QT_IQ4_NL, QT_IQ4_XS, QT_IQ4_KS, QT_TQ1_0, QT_TQ2_0, QT_Q6_0};
 
 /* One shape: returns false and fills why on the first mismatch. */
 static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_t n, char *why) {
@@ -327,10 +346,10 @@ static void test_pool(void) {
 
 static void test_errors(cpu_pool *pool) {
     float x[64] = {0}, y[4];
-    uint8_t w[256] = {0};
-    report(cpu_matmul(pool, QT_Q2_K, w, 84, 1, 256, x, 1, y, 1) == LATTE_E_UNSUPPORTED &&
-               !cpu_matmul_supports(QT_Q2_K),
-           "error_unsupported_type", "q2_K accepted");
+    uint8_t w[512] = {0};
+    report(cpu_matmul(pool, QT_Q8_K, w, 292, 1, 256, x, 1, y, 1) == LATTE_E_UNSUPPORTED &&
+               !cpu_matmul_supports(QT_Q8_K) && !cpu_matmul_supports(QT_IQ4_KS_R4),
+           "error_unsupported_type", "q8_K accepted");
     report(cpu_matmul(pool, QT_Q8_0, w, 34, 1, 40, x, 1, y, 1) == LATTE_E_ARG,
            "error_partial_block", "k=40 accepted for q8_0");
     report(cpu_matmul(pool, QT_Q8_0, w, 10, 1, 32, x, 1, y, 1) == LATTE_E_ARG,

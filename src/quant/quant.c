@@ -211,18 +211,21 @@ static quant_dq_block_fn dq_block(uint32_t type) {
 
 bool quant_can_dequant(uint32_t type) { return dq_block(type) != NULL; }
 
-int quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
+int quant_dequant_part(uint32_t type, const void *row, int64_t first, float *dst, int64_t n) {
     const quant_type_info *ti = quant_type_info_get(type);
     quant_dq_block_fn f = dq_block(type);
-    if (!ti || n <= 0 || n % ti->block_elems != 0) return -1;
-    int64_t nb = n / ti->block_elems;
+    if (!ti || n <= 0 || first < 0 || n % ti->block_elems != 0 || first % ti->block_elems != 0) return -1;
     if (!f || ti->row_interleave != 1) {
         memset(dst, 0, sizeof(float) * (size_t)n);
         return -1;
     }
-    const uint8_t *meta = src, *s = meta + ti->row_meta_bytes;
-    for (int64_t i = 0; i < nb; i++) f(s + i * ti->block_bytes, meta, dst + i * ti->block_elems);
+    const uint8_t *meta = row, *s = meta + ti->row_meta_bytes + (size_t)(first / ti->block_elems) * ti->block_bytes;
+    for (int64_t i = 0; i < n / ti->block_elems; i++) f(s + i * ti->block_bytes, meta, dst + i * ti->block_elems);
     return 0;
+}
+
+int quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
+    return quant_dequant_part(type, src, 0, dst, n);
 }
 
 /* ---- quantization (round to nearest, as ggml's reference) ---- */

@@ -60,6 +60,9 @@ size_t quant_row_bytes(uint32_t type, int64_t n);
  * with the row's meta bytes where the type has them). Returns 0, or -1 for a type it cannot
  * convert (dst then holds zeros) or a bad n. */
 int quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
+/* Elements [first, first + n) of one row (both whole blocks; row points at the row's start,
+ * its meta bytes included): lets a kernel dequantize a long row tile by tile. Same returns. */
+int quant_dequant_part(uint32_t type, const void *row, int64_t first, float *dst, int64_t n);
 /* True when quant_dequant_row converts this type (the table's can_dequant says the same). */
 bool quant_can_dequant(uint32_t type);
 /* Supports F32, F16, BF16, Q8_0, Q4_0, Q4_1. */

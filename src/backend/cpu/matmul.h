@@ -81,7 +81,12 @@ typedef void (*cpu_gemm_fn)(int64_t k, const void *w, size_t wstride, int64_t j0
 /* Quantizes one x row of k floats (k a multiple of the block size) into dst. */
 typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 
-/* Scalar references, always available (dot_ref.c). NULL for an unsupported type. */
+/* Types without a kernel of their own that quant/ dequantizes (dot_generic.c): the weight row
+ * dequantized to f32 by tiles and dotted with f32 x; fast = 0: the scalar f32 dot inside, 1:
+ * the chosen SIMD one. NULL for other types. */
+cpu_dot_fn cpu_dot_generic(uint32_t wtype, int fast);
+/* Scalar references, always available (dot_ref.c; the generic ones for the types above). NULL
+ * for an unsupported type. */
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
 void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16k_ref(const float *x, void *dst, int64_t k);
