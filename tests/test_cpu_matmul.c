@@ -254,7 +254,7 @@ static void test_types(cpu_pool *pool, const char *isa) {
  * reference, which sums K-quant super-blocks in int64. */
 static void test_extremes(const char *isa, int N, int M) {
     static const uint32_t qt[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
-                                  QT_Q4_K, QT_Q5_K, QT_Q6_K};
+                                  QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q2_K, QT_Q3_K, QT_IQ4_XS};
     enum { K = 512 };
     for (size_t ti = 0; ti < sizeof qt / sizeof qt[0]; ti++) {
         uint32_t t = qt[ti];
@@ -266,13 +266,19 @@ static void test_extremes(const char *isa, int N, int M) {
         char name[64], why[160] = "";
         for (int j = 0; j < M; j++) {
             uint8_t *wr = w + (size_t)j * rb;
-            /* Q6_K: q = 0 (q - 32 = -32) with scale -128; others: all bits set (Q8_0: -128) */
-            memset(wr, t == QT_Q6_K ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
+            /* Q6_K: q = 0 (q - 32 = -32) with scale -128; Q3_K: q = -4 with scale -32; IQ4_XS:
+             * grid value -127 with scale -32; others: all bits set (Q8_0: -128) */
+            bool zeros = t == QT_Q6_K || t == QT_Q3_K || t == QT_IQ4_XS;
+            memset(wr, zeros ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
             for (int64_t b = 0; b < K / info->block_elems; b++) {
                 uint8_t *bl = wr + (size_t)b * info->block_bytes;
                 if (t == QT_Q6_K) {
                     memset(bl + 192, 0x80, 16);
                     put_f16(bl + 208, 0.01f);
+                } else if (t == QT_Q2_K || t == QT_Q3_K) {
+                    put_f16(bl + scale_at(t), 0.01f);
+                    if (t == QT_Q2_K)
+                        put_f16(bl + 82, 0.005f);
                 } else {
                     put_f16(bl, 0.01f);
                     if (t == QT_Q4_1 || t == QT_Q5_1 || t == QT_Q4_K || t == QT_Q5_K)
