@@ -3,8 +3,11 @@
 path or a kernel of its own, qwen2-tiny's matrices (and its embedding) are replaced by random
 blocks of that type with sane scales, and a twin file holds the same weights as f32, decoded
 by the python gguf package (gguf.quants.dequantize, independent of latte). `latte logits` on
-the two must agree to float rounding (relative L2 < 1e-5): loading, embedding lookup and
-matmul of the type are right. A type latte cannot run yet (ik_llama.cpp's iq4_k here) must
+the two must agree (relative L2 < 1e-5 for the types multiplied through the generic path, with
+x in f32: float rounding; < 1e-3 for those with integer kernels, which round x to 16 bits: the
+random-sign weights cancel in the dot products, and a rounding step of x that moves by a float
+ulp upstream shows up in the logits; the kernels themselves are checked tightly against exact
+products in test_cpu_matmul): loading, embedding lookup and matmul of the type are right. A type latte cannot run yet (ik_llama.cpp's iq4_k here) must
 be described by `latte info` and refused by `latte logits` with one error line naming the
 type and the tensor. About 3 s. Env: LATTE_BUILD, LATTE_FIXTURES."""
 import os, struct, subprocess, sys, tempfile
@@ -130,7 +133,8 @@ def main():
             report(name, False, ea or eb)
             continue
         rel = float(np.linalg.norm(la - lb) / max(np.linalg.norm(lb), 1e-30))
-        report(name, n >= 10 and np.all(np.isfinite(la)) and np.std(lb) > 1e-3 and rel < 1e-5,
+        tol = 1e-3 if qt in (QT.Q2_K, QT.Q3_K, QT.IQ4_XS, QT.Q4_K) else 1e-5
+        report(name, n >= 10 and np.all(np.isfinite(la)) and np.std(lb) > 1e-3 and rel < tol,
                f"{n} tensors converted, relative L2 {rel:.3g} against the f32 twin (std {np.std(lb):.3g})")
         if qt == QT.Q4_K:
             # same block size and bytes as ik's iq4_k (id 139), which latte does not run yet
