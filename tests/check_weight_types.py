@@ -137,14 +137,14 @@ def main():
         report(name, n >= 10 and np.all(np.isfinite(la)) and np.std(lb) > 1e-3 and rel < tol,
                f"{n} tensors converted, relative L2 {rel:.3g} against the f32 twin (std {np.std(lb):.3g})")
         if qt == QT.Q4_K:
-            # same block size and bytes as ik's iq4_k (id 139), which latte does not run yet
-            patch_type(pa, "blk.1.ffn_up.weight", 139)
+            # same block size and bytes as ik's q4_k_r4 (id 212), which latte does not run
+            patch_type(pa, "blk.1.ffn_up.weight", 212)
             rc, out, err = run(["info", pa])
-            report("info_iq4_k", rc == 0 and "iq4_k" in out and "cannot run" in out, (err or out)[-300:])
+            report("info_q4_k_r4", rc == 0 and "q4_k_r4" in out and "cannot run" in out, (err or out)[-300:])
             rc, _, err = run(["logits", "-m", pa, "--tokens", TOKENS, "-o", pa + ".x", "-c", "64"])
             lines = err.splitlines()
-            report("run_iq4_k_refused", rc is not None and rc > 0 and len(lines) == 1 and
-                   "iq4_k" in lines[0] and "blk.1.ffn_up.weight" in lines[0], err.strip()[:300])
+            report("run_q4_k_r4_refused", rc is not None and rc > 0 and len(lines) == 1 and
+                   "q4_k_r4" in lines[0] and "blk.1.ffn_up.weight" in lines[0], err.strip()[:300])
     subprocess.run(["rm", "-rf", tmp])
     return 1 if report.failed else 0
 

@@ -49,7 +49,7 @@ static int scale_at(uint32_t t) {
     case QT_Q3_K: return 108;
     case QT_TQ1_0: return 52;
     case QT_TQ2_0: return 64;
-    case QT_IQ4_KS: return -1;
+    case QT_IQ4_KS: case QT_IQ4_KSS: case QT_IQ5_KS: case QT_IQ2_KS: case QT_IQ3_KS: case QT_Q8_KV: return -1;
     default: return 0;
     }
 }
@@ -73,9 +73,12 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
         default:
             for (size_t i = 0; i < rb; i++)
                 wr[i] = (uint8_t)rnd();
-            if (ti->row_meta_bytes) { /* ik's per-row float scale */
+            if (ti->row_meta_bytes) { /* ik's per-row scale: f16 (2 bytes) or float */
                 float d = 0.001f + 0.02f * (frnd() + 1);
-                memcpy(wr, &d, 4);
+                if (ti->row_meta_bytes == 2)
+                    put_f16(wr, d);
+                else
+                    memcpy(wr, &d, 4);
             }
             for (int64_t b = 0; b < k / ti->block_elems; b++) {
                 uint8_t *bl = wr + ti->row_meta_bytes + (size_t)b * ti->block_bytes;
@@ -97,7 +100,9 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
 static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1,
                                  QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K,
                                  /* through the generic (dequantizing) path or their own kernels */
-                                 QT_Q2_K, QT_Q3_K, QT_IQ4_NL, QT_IQ4_XS, QT_IQ4_KS, QT_TQ1_0, QT_TQ2_0, QT_Q6_0};
+                                 QT_Q2_K, QT_Q3_K, QT_IQ4_NL, QT_IQ4_XS, QT_IQ4_KS, QT_TQ1_0, QT_TQ2_0, QT_Q6_0,
+                                 QT_IQ4_KSS, QT_IQ5_KS, QT_IQ2_KS, QT_IQ3_KS, QT_Q8_KV, QT_IQ2_K, QT_IQ3_K,
+                                 QT_IQ4_K, QT_IQ5_K, QT_IQ6_K};
 
 /* One shape: returns false and fills why on the first mismatch. */
 static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_t n, char *why) {

@@ -1,6 +1,10 @@
 /* test_quant.c: the quant type table, f16/bf16 conversions, and reference (de)quantization
  * checked against vectors made by the python gguf package (tools/gen_quant_vectors.py,
- * tests/data/quant/TYPE.bin), plus round-trip error bounds on random data.
+ * tests/data/quant/TYPE.bin), plus round-trip error bounds on random data. The vectors of
+ * ik_llama.cpp's own types (q6_0, iq4_ks, iq2_k..iq6_k, the _r4/_r8 ones, ...) were made once,
+ * in the same LQV1 layout, by ik_llama.cpp itself (commit 8337e4c, its dequantize_row_* built
+ * with -ffp-contract=off, run on random blocks with sane scales; one row, or one group of 4/8
+ * rows for the interleaved types); its code is not part of this repository.
  * Prints PASS/FAIL per case; exits non-zero on any failure. */
 #include <math.h>
 #include <stdio.h>
@@ -174,13 +178,14 @@ static void test_vectors(const char *name) {
         return;
     }
     const quant_type_info *ti = quant_type_info_get(v.type);
-    if (!ti || quant_row_bytes(v.type, v.n) != v.nbytes) {
+    uint32_t rows = ti ? ti->row_interleave : 1; /* interleaved vectors hold one group */
+    if (!ti || v.n % rows || quant_row_bytes(v.type, v.n / rows) * rows != v.nbytes) {
         report(case_name, 0, "vector size disagrees with the type table");
         free_vec(&v);
         return;
     }
     float *out = malloc(v.n * sizeof(float));
-    quant_dequant_row(v.type, v.q, out, v.n);
+    quant_dequant_rows(v.type, v.q, out, rows, v.n / rows);
     int bad = -1;
     for (uint32_t i = 0; i < v.n && bad < 0; i++)
         if (!same_float(out[i], v.deq[i])) bad = (int)i;
@@ -243,7 +248,11 @@ int main(void) {
     test_f16();
     test_q6_0();
     const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k",
-                           "q2_k", "q3_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"};
+                           "q2_k", "q3_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0",
+                           /* made with ik_llama.cpp (its dequantizers on random blocks) */
+                           "q6_0", "iq4_ks", "iq4_kss", "iq5_ks", "iq2_ks", "iq3_ks", "q8_kv", "iq2_k", "iq3_k",
+                           "iq4_k", "iq5_k", "iq6_k", "iq4_ks_r4", "q8_0_r8", "q4_0_r8", "iq4_nl_r4", "iq4_xs_r8",
+                           "q6_0_r4", "q5_0_r4"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) test_vectors(names[i]);
     test_roundtrip(QT_F32, "f32", 0.0);
     test_roundtrip(QT_F16, "f16", 5e-4);

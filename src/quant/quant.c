@@ -205,11 +205,53 @@ static quant_dq_block_fn dq_block(uint32_t type) {
     case QT_IQ4_KS: return dq_iq4_ks;
     case QT_TQ1_0: return dq_tq1_0;
     case QT_TQ2_0: return dq_tq2_0;
+    case QT_IQ4_KSS: return dq_iq4_kss;
+    case QT_IQ5_KS: return dq_iq5_ks;
+    case QT_IQ2_KS: return dq_iq2_ks;
+    case QT_IQ3_KS: return dq_iq3_ks;
+    case QT_Q8_KV: return dq_q8_kv;
+    case QT_IQ2_K: return dq_iq2_k;
+    case QT_IQ3_K: return dq_iq3_k;
+    case QT_IQ4_K: return dq_iq4_k;
+    case QT_IQ5_K: return dq_iq5_k;
+    case QT_IQ6_K: return dq_iq6_k;
     default: return NULL;
     }
 }
 
-bool quant_can_dequant(uint32_t type) { return dq_block(type) != NULL; }
+static quant_dq_group_fn dq_group(uint32_t type) {
+    switch (type) {
+    case QT_IQ4_KS_R4: return dqg_iq4_ks_r4;
+    case QT_Q8_0_R8: return dqg_q8_0_r8;
+    case QT_Q4_0_R8: return dqg_q4_0_r8;
+    case QT_IQ4_NL_R4: return dqg_iq4_nl_r4;
+    case QT_IQ4_XS_R8: return dqg_iq4_xs_r8;
+    case QT_Q6_0_R4: return dqg_q6_0_r4;
+    case QT_Q5_0_R4: return dqg_q5_0_r4;
+    default: return NULL;
+    }
+}
+
+bool quant_can_dequant(uint32_t type) { return dq_block(type) != NULL || dq_group(type) != NULL; }
+
+int quant_dequant_rows(uint32_t type, const void *src, float *dst, int64_t n_rows, int64_t n) {
+    const quant_type_info *ti = quant_type_info_get(type);
+    if (!ti || n <= 0 || n_rows <= 0 || n % ti->block_elems != 0 || n_rows % ti->row_interleave != 0) return -1;
+    size_t rb = quant_row_bytes(type, n);
+    if (ti->row_interleave == 1) {
+        for (int64_t r = 0; r < n_rows; r++)
+            if (quant_dequant_row(type, (const uint8_t *)src + (size_t)r * rb, dst + r * n, n)) return -1;
+        return 0;
+    }
+    quant_dq_group_fn g = dq_group(type);
+    if (!g) {
+        memset(dst, 0, sizeof(float) * (size_t)(n * n_rows));
+        return -1;
+    }
+    for (int64_t r = 0; r < n_rows; r += ti->row_interleave)
+        g((const uint8_t *)src + (size_t)r * rb, dst + r * n, n);
+    return 0;
+}
 
 int quant_dequant_part(uint32_t type, const void *row, int64_t first, float *dst, int64_t n) {
     const quant_type_info *ti = quant_type_info_get(type);

@@ -44,7 +44,7 @@ typedef struct quant_type_info {
     uint32_t block_bytes;    /* bytes per block */
     uint32_t row_meta_bytes; /* bytes ahead of each row's blocks (ik's per-row scales), else 0 */
     uint32_t row_interleave; /* rows stored interleaved block by block (ik's _R4/_R8), else 1 */
-    bool can_dequant;        /* quant_dequant_row supports it */
+    bool can_dequant;        /* quant_dequant_rows supports it */
 } quant_type_info;
 
 /* NULL for an unknown type id. */
@@ -63,7 +63,11 @@ int quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
 /* Elements [first, first + n) of one row (both whole blocks; row points at the row's start,
  * its meta bytes included): lets a kernel dequantize a long row tile by tile. Same returns. */
 int quant_dequant_part(uint32_t type, const void *row, int64_t first, float *dst, int64_t n);
-/* True when quant_dequant_row converts this type (the table's can_dequant says the same). */
+/* n_rows consecutive rows of n elements as stored (n_rows a multiple of row_interleave: the
+ * _R4/_R8 types are converted a group of rows at a time) into dst [n_rows][n]. Same returns. */
+int quant_dequant_rows(uint32_t type, const void *src, float *dst, int64_t n_rows, int64_t n);
+/* True when quant_dequant_rows converts this type (the table's can_dequant says the same);
+ * quant_dequant_row / _part take only the types that are not interleaved. */
 bool quant_can_dequant(uint32_t type);
 /* Supports F32, F16, BF16, Q8_0, Q4_0, Q4_1. */
 void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n);
