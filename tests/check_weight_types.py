@@ -9,7 +9,8 @@ random-sign weights cancel in the dot products, and a rounding step of x that mo
 ulp upstream shows up in the logits; the kernels themselves are checked tightly against exact
 products in test_cpu_matmul): loading, embedding lookup and matmul of the type are right. A type latte cannot run yet (ik_llama.cpp's iq4_k here) must
 be described by `latte info` and refused by `latte logits` with one error line naming the
-type and the tensor. About 3 s. Env: LATTE_BUILD, LATTE_FIXTURES."""
+type and the tensor. ik_llama.cpp's interleaved IQ4_KS_R4 and Q8_0_R8 (repacked at load) are
+checked the same way against an f32 twin decoded in numpy from their block layout. About 4 s. Env: LATTE_BUILD, LATTE_FIXTURES."""
 import os, struct, subprocess, sys, tempfile
 
 import numpy as np
@@ -117,6 +118,95 @@ def patch_type(path, tensor, new_type):
         f.write(struct.pack("<I", new_type))
 
 
+# ik_llama.cpp's row-interleaved types, which gguf-py cannot write: the tensor is written as
+# int8 bytes [rows][row bytes] and its directory entry patched to the real type and width.
+# The f32 twin decodes the layout in numpy (from ik_llama.cpp's block layout).
+IQ4K = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                 -123, -100, -79, -61, -45, -31, -18, -6, 5, 17, 29, 42, 57, 73, 93, 117], dtype=np.float32)
+
+
+def q8_0_r8(rows, ne0, rng):
+    """random groups of 8 rows: per 32 columns d[8] (f16) and qs[256]; returns (bytes, f32)"""
+    nb = ne0 // 32
+    raw = rng.integers(0, 256, size=(rows // 8, nb, 272), dtype=np.uint8)
+    d = rng.uniform(0.001, 0.004, size=(rows // 8, nb, 8)).astype(np.float16)
+    raw[:, :, :16] = d.view(np.uint8).reshape(rows // 8, nb, 16)
+    qs = raw[:, :, 16:].view(np.int8).astype(np.float32)
+    y = np.zeros((rows // 8, 8, nb, 32), dtype=np.float32)
+    for k in range(8):
+        for l in range(4):
+            for i in range(4):
+                y[:, k, :, 4 * l + i] = qs[:, :, 32 * l + 4 * k + i]
+                y[:, k, :, 16 + 4 * l + i] = qs[:, :, 128 + 32 * l + 4 * k + i]
+        y[:, k] *= d[:, :, k].astype(np.float32)[:, :, None]
+    return raw.reshape(rows, nb * 34), y.reshape(rows, ne0)
+
+
+def iq4_ks_r4(rows, ne0, rng):
+    """random groups of 4 rows: 4 float row scales, then per 256 columns scales[32], qs[512]"""
+    nbl = ne0 // 256
+    g = rows // 4
+    dsc = rng.uniform(0.0002, 0.0005, size=(g, 4)).astype(np.float32)
+    blk = rng.integers(0, 256, size=(g, nbl, 544), dtype=np.uint8)
+    raw = np.concatenate([dsc.view(np.uint8), blk.reshape(g, -1)], axis=1)
+    y = np.zeros((g, 4, nbl, 8, 32), dtype=np.float32)
+    order = [(0, 0, 0), (8, 0, 4), (16, 16, 0), (24, 16, 4), (4, 32, 0), (12, 32, 4), (20, 48, 0), (28, 48, 4)]
+    for k in range(4):
+        for ib in range(8):
+            s = blk[:, :, 4 * ib + k].astype(np.int32)
+            dl = dsc[:, k][:, None] * ((s & 254) - 127).astype(np.float32)
+            off = (s & 1) * 16
+            for i in range(4):
+                for e, q, sh in order:
+                    code = (blk[:, :, 32 + 64 * ib + 4 * k + i + q] >> sh) & 15
+                    y[:, k, :, ib, e + i] = dl * IQ4K[off + code]
+    return raw.reshape(rows, -1), y.reshape(rows, ne0)
+
+
+def patch_tensor(path, tensor, new_type, ne0):
+    """Rewrites one tensor's ne[0] and type id in the directory."""
+    with open(path, "r+b") as f:
+        buf = f.read()
+        name = tensor.encode()
+        at = buf.index(struct.pack("<Q", len(name)) + name) + 8 + len(name)
+        n_dims = struct.unpack_from("<I", buf, at)[0]
+        f.seek(at + 4)
+        f.write(struct.pack("<Q", ne0))
+        f.seek(at + 4 + 8 * n_dims)
+        f.write(struct.pack("<I", new_type))
+
+
+def check_interleaved(model, tmp, rng):
+    kv, tensors = model
+    for name, tid, be, make in (("q8_0_r8", 208, 32, q8_0_r8), ("iq4_ks_r4", 344, 256, iq4_ks_r4)):
+        a, b, patched = [], [], []
+        for tn, data, t, shape in tensors:
+            if len(shape) == 2 and shape[0] % be == 0 and shape[1] % 8 == 0 and tn.endswith(".weight"):
+                raw, y = make(shape[1], shape[0], rng)
+                a.append((tn, raw.view(np.int8), QT.I8))
+                b.append((tn, y, QT.F32))
+                patched.append((tn, shape[0]))
+            else:
+                a.append((tn, data, t))
+                b.append((tn, data, t))
+        pa, pb = os.path.join(tmp, name + ".gguf"), os.path.join(tmp, name + "-f32.gguf")
+        write(pa, kv, a)
+        write(pb, kv, b)
+        for tn, ne0 in patched:
+            patch_tensor(pa, tn, tid, ne0)
+        rc, out, err = run(["info", pa])
+        report(f"info_{name}", rc == 0 and name in out and "repacked" in out, (err or out)[-300:])
+        la, ea = logits(pa, pa + ".f32")
+        lb, eb = logits(pb, pb + ".f32")
+        if la is None or lb is None:
+            report(f"e2e_{name}", False, ea or eb)
+            continue
+        rel = float(np.linalg.norm(la - lb) / max(np.linalg.norm(lb), 1e-30))
+        tol = 1e-3 if name == "q8_0_r8" else 1e-5  # q8_0 has an integer kernel (16-bit x)
+        report(f"e2e_{name}", len(patched) >= 10 and np.std(lb) > 1e-3 and rel < tol,
+               f"{len(patched)} tensors, relative L2 {rel:.3g} against the f32 twin")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="latte-types-")
     model = read_model("qwen2-tiny")
@@ -145,6 +235,7 @@ def main():
             lines = err.splitlines()
             report("run_q4_k_r4_refused", rc is not None and rc > 0 and len(lines) == 1 and
                    "q4_k_r4" in lines[0] and "blk.1.ffn_up.weight" in lines[0], err.strip()[:300])
+    check_interleaved(model, tmp, rng)
     subprocess.run(["rm", "-rf", tmp])
     return 1 if report.failed else 0
 

@@ -192,6 +192,20 @@ static void test_vectors(const char *name) {
     snprintf(why, sizeof why, "element %d: got %g, gguf-py says %g", bad, bad >= 0 ? out[bad] : 0.0,
              bad >= 0 ? v.deq[bad] : 0.0);
     report(case_name, ti->can_dequant && bad < 0, why);
+    if (rows > 1 && quant_plain_type(v.type) >= 0) { /* repacked into plain rows: the same floats */
+        uint8_t *plain = malloc(v.nbytes);
+        float *out2 = malloc(v.n * sizeof(float));
+        int rc2 = quant_repack_plain(v.type, v.q, plain, rows, v.n / rows);
+        rc2 |= quant_dequant_rows((uint32_t)quant_plain_type(v.type), plain, out2, rows, v.n / rows);
+        int bad2 = -1;
+        for (uint32_t i = 0; i < v.n && bad2 < 0; i++)
+            if (!same_float(out2[i], v.deq[i])) bad2 = (int)i;
+        snprintf(case_name, sizeof case_name, "repack_%s", name);
+        snprintf(why, sizeof why, "rc %d, element %d differs after repacking", rc2, bad2);
+        report(case_name, rc2 == 0 && bad2 < 0, why);
+        free(plain);
+        free(out2);
+    }
     if (v.has_src && (v.type == QT_F32 || v.type == QT_F16 || v.type == QT_BF16 || v.type == QT_Q8_0 ||
                       v.type == QT_Q4_0 || v.type == QT_Q4_1)) {
         uint8_t *q = calloc(v.nbytes + 1, 1);

@@ -81,7 +81,9 @@ void latte_model_describe(const latte_model *m, FILE *out) {
         if (counts[t])
             fprintf(out, "  %-10s %5llu tensors %12llu bytes%s\n", quant_type_info_get(t)->name,
                     (unsigned long long)counts[t], (unsigned long long)bytes[t],
-                    cpu_matmul_supports(t) ? "" : "  (latte cannot run this type yet)");
+                    cpu_matmul_supports(t) || (quant_plain_type(t) >= 0 && cpu_matmul_supports((uint32_t)quant_plain_type(t)))
+                        ? (quant_plain_type(t) >= 0 ? "  (repacked to its plain type at load)" : "")
+                        : "  (latte cannot run this type yet)");
     latte_err err = {0};
     if (gguf_check_data(gf, &err)) fprintf(out, "tensor data:      INCOMPLETE: %s\n", err.msg);
     else fprintf(out, "tensor data:      complete (%llu bytes)\n", (unsigned long long)latte_model_weight_bytes(m));

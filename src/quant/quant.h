@@ -72,6 +72,12 @@ bool quant_can_dequant(uint32_t type);
 /* Supports F32, F16, BF16, Q8_0, Q4_0, Q4_1. */
 void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* The plain type an interleaved (_R4/_R8) type repacks into losslessly, or -1 (repack.c). */
+int quant_plain_type(uint32_t type);
+/* Rewrites n_rows rows (a multiple of row_interleave) of n elements of an interleaved type
+ * as the same rows of quant_plain_type(type) (same bytes per row). Returns 0 or -1. */
+int quant_repack_plain(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n);
+
 float quant_f16_to_f32(uint16_t h);
 uint16_t quant_f32_to_f16(float f);
 float quant_bf16_to_f32(uint16_t h);
