@@ -49,6 +49,7 @@ static int scale_at(uint32_t t) {
     case QT_Q3_K: return 108;
     case QT_TQ1_0: return 52;
     case QT_TQ2_0: return 64;
+    case QT_IQ1_M: /* d spread over the scales' top nibbles: set in make_weights */
     case QT_IQ4_KS: case QT_IQ4_KSS: case QT_IQ5_KS: case QT_IQ2_KS: case QT_IQ3_KS: case QT_Q8_KV: return -1;
     default: return 0;
     }
@@ -86,6 +87,11 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
                 int at = scale_at(t);
                 if (at >= 0)
                     put_f16(bl + at, d);
+                if (t == QT_IQ1_M) { /* d's four nibbles are the top nibbles of the scales' u16s */
+                    uint16_t h = quant_f32_to_f16(d);
+                    for (int q = 0; q < 4; q++)
+                        bl[49 + 2 * q] = (uint8_t)((bl[49 + 2 * q] & 0x0f) | ((h >> (4 * q)) & 0xf) << 4);
+                }
                 if (t == QT_Q4_K || t == QT_Q5_K || t == QT_Q5_1)
                     put_f16(bl + 2, t == QT_Q5_1 ? mn : fabsf(mn));
                 if (t == QT_Q2_K)
@@ -102,7 +108,8 @@ static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q
                                  /* through the generic (dequantizing) path or their own kernels */
                                  QT_Q2_K, QT_Q3_K, QT_IQ4_NL, QT_IQ4_XS, QT_IQ4_KS, QT_TQ1_0, QT_TQ2_0, QT_Q6_0,
                                  QT_IQ4_KSS, QT_IQ5_KS, QT_IQ2_KS, QT_IQ3_KS, QT_Q8_KV, QT_IQ2_K, QT_IQ3_K,
-                                 QT_IQ4_K, QT_IQ5_K, QT_IQ6_K};
+                                 QT_IQ4_K, QT_IQ5_K, QT_IQ6_K, QT_IQ2_XXS, QT_IQ2_XS, QT_IQ2_S, QT_IQ3_XXS,
+                                 QT_IQ3_S, QT_IQ1_S, QT_IQ1_M};
 
 /* One shape: returns false and fills why on the first mismatch. */
 static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_t n, char *why) {

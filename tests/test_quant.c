@@ -263,6 +263,7 @@ int main(void) {
     test_q6_0();
     const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k",
                            "q2_k", "q3_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0",
+                           "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m",
                            /* made with ik_llama.cpp (its dequantizers on random blocks) */
                            "q6_0", "iq4_ks", "iq4_kss", "iq5_ks", "iq2_ks", "iq3_ks", "q8_kv", "iq2_k", "iq3_k",
                            "iq4_k", "iq5_k", "iq6_k", "iq4_ks_r4", "q8_0_r8", "q4_0_r8", "iq4_nl_r4", "iq4_xs_r8",

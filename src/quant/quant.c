@@ -205,6 +205,13 @@ static quant_dq_block_fn dq_block(uint32_t type) {
     case QT_IQ4_KS: return dq_iq4_ks;
     case QT_TQ1_0: return dq_tq1_0;
     case QT_TQ2_0: return dq_tq2_0;
+    case QT_IQ2_XXS: return dq_iq2_xxs;
+    case QT_IQ2_XS: return dq_iq2_xs;
+    case QT_IQ2_S: return dq_iq2_s;
+    case QT_IQ3_XXS: return dq_iq3_xxs;
+    case QT_IQ3_S: return dq_iq3_s;
+    case QT_IQ1_S: return dq_iq1_s;
+    case QT_IQ1_M: return dq_iq1_m;
     case QT_IQ4_KSS: return dq_iq4_kss;
     case QT_IQ5_KS: return dq_iq5_ks;
     case QT_IQ2_KS: return dq_iq2_ks;
