@@ -1,9 +1,11 @@
 /* repack.c: ik_llama.cpp's row-interleaved types (_R4/_R8: 4 or 8 rows stored block by block)
  * rewritten as the plain type of the same rows, losslessly: the same scales and the same
  * quant codes, only moved (IQ4_KS_R4 -> IQ4_KS, IQ4_XS_R8 -> IQ4_XS, IQ4_NL_R4 -> IQ4_NL,
- * Q8_0_R8 -> Q8_0, Q4_0_R8 -> Q4_0). A plain row has the same bytes as an interleaved one,
+ * Q8_0_R8 -> Q8_0, Q4_0_R8 -> Q4_0, Q5_0_R4 -> Q5_0, Q6_0_R4 -> Q6_0). A plain row has the same bytes as an interleaved one,
  * so a tensor keeps its size. Lets every kernel of the plain type run such files; test_quant
- * checks that the repacked rows dequantize to exactly what the interleaved group does. */
+ * checks that the repacked rows dequantize to exactly what the interleaved group does (for
+ * Q5_0_R4 / Q6_0_R4 to float rounding: ik computes d*q - 16d there, the plain types (q - 16)*d). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "quant_internal.h"
@@ -93,6 +95,50 @@ static void rp_q4_0_r8(const uint8_t *g, uint8_t *out, int64_t n, size_t rb) {
         }
 }
 
+/* Q5_0_R4 / Q6_0_R4: per 32 elements d[4], qh, qs[64]; row k's element i + ll (ll = 16(l%2) +
+ * 4(l/2)) is the low nibble of qs[4k + i + 16l], element i + ll + 8 its high nibble; their high
+ * bits sit in qh as the dequantizers in dequant_ik.c read them. Codes are gathered per row and
+ * packed the plain way (Q5_0: qh bit j for element j; Q6_0: see dq_q6_0). */
+static void rp_q56_0_r4(const uint8_t *g, uint8_t *out, int64_t n, size_t rb, bool six) {
+    const int gb = six ? 104 : 88, pb = six ? 26 : 22;
+    for (int64_t ib = 0; ib < n / 32; ib++, g += gb)
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *qh = g + 8, *qs = g + (six ? 40 : 24);
+            uint8_t c[32];
+            for (int l = 0; l < 4; l++) {
+                int ll = 16 * (l % 2) + 4 * (l / 2);
+                for (int i = 0; i < 4; i++) {
+                    int q = qs[4 * k + i + 16 * l], hlo, hhi;
+                    if (six) {
+                        int h = qh[4 * k + i + 16 * (l % 2)];
+                        hlo = (h >> (2 * (l / 2))) & 3, hhi = (h >> (2 * (l / 2) + 4)) & 3;
+                    } else {
+                        int h = qh[4 * k + i];
+                        hlo = (h >> l) & 1, hhi = (h >> (l + 4)) & 1;
+                    }
+                    c[i + ll] = (uint8_t)((q & 0xf) | hlo << 4);
+                    c[i + ll + 8] = (uint8_t)((q >> 4) | hhi << 4);
+                }
+            }
+            uint8_t *p = out + k * rb + (size_t)pb * ib;
+            memcpy(p, g + 2 * k, 2);
+            if (six) {
+                memset(p + 2, 0, 8);
+                for (int j = 0; j < 16; j++) {
+                    p[10 + j] = (uint8_t)((c[j] & 15) | (c[j + 16] & 15) << 4);
+                    p[2 + j % 8] |= (uint8_t)((((c[j] >> 4) & 3) | ((c[j + 16] >> 4) & 3) << 2) << (4 * (j / 8)));
+                }
+            } else {
+                uint32_t h32 = 0;
+                for (int j = 0; j < 32; j++) h32 |= (uint32_t)((c[j] >> 4) & 1) << j;
+                for (int j = 0; j < 4; j++) p[2 + j] = (uint8_t)(h32 >> (8 * j));
+                for (int j = 0; j < 16; j++) p[6 + j] = (uint8_t)((c[j] & 15) | (c[j + 16] & 15) << 4);
+            }
+        }
+}
+static void rp_q5_0_r4(const uint8_t *g, uint8_t *out, int64_t n, size_t rb) { rp_q56_0_r4(g, out, n, rb, false); }
+static void rp_q6_0_r4(const uint8_t *g, uint8_t *out, int64_t n, size_t rb) { rp_q56_0_r4(g, out, n, rb, true); }
+
 int quant_plain_type(uint32_t type) {
     switch (type) {
     case QT_IQ4_KS_R4: return QT_IQ4_KS;
@@ -100,6 +146,8 @@ int quant_plain_type(uint32_t type) {
     case QT_IQ4_XS_R8: return QT_IQ4_XS;
     case QT_Q8_0_R8: return QT_Q8_0;
     case QT_Q4_0_R8: return QT_Q4_0;
+    case QT_Q5_0_R4: return QT_Q5_0;
+    case QT_Q6_0_R4: return QT_Q6_0;
     default: return -1;
     }
 }
@@ -112,7 +160,8 @@ int quant_repack_plain(uint32_t type, const void *src, void *dst, int64_t n_rows
     if (rb != quant_row_bytes((uint32_t)plain, n)) return -1;
     void (*f)(const uint8_t *, uint8_t *, int64_t, size_t) =
         type == QT_IQ4_KS_R4 ? rp_iq4_ks_r4 : type == QT_IQ4_NL_R4 ? rp_iq4_nl_r4 : type == QT_IQ4_XS_R8 ? rp_iq4_xs_r8
-        : type == QT_Q8_0_R8 ? rp_q8_0_r8 : rp_q4_0_r8;
+        : type == QT_Q8_0_R8 ? rp_q8_0_r8 : type == QT_Q5_0_R4 ? rp_q5_0_r4 : type == QT_Q6_0_R4 ? rp_q6_0_r4
+        : rp_q4_0_r8;
     for (int64_t r = 0; r < n_rows; r += ti->row_interleave)
         f((const uint8_t *)src + (size_t)r * rb, (uint8_t *)dst + (size_t)r * rb, n, rb);
     return 0;
