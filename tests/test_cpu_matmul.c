@@ -266,7 +266,7 @@ static void test_types(cpu_pool *pool, const char *isa) {
  * reference, which sums K-quant super-blocks in int64. */
 static void test_extremes(const char *isa, int N, int M) {
     static const uint32_t qt[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
-                                  QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q2_K, QT_Q3_K, QT_IQ4_XS};
+                                  QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q2_K, QT_Q3_K, QT_IQ4_XS, QT_IQ4_KS};
     enum { K = 512 };
     for (size_t ti = 0; ti < sizeof qt / sizeof qt[0]; ti++) {
         uint32_t t = qt[ti];
@@ -279,9 +279,15 @@ static void test_extremes(const char *isa, int N, int M) {
         for (int j = 0; j < M; j++) {
             uint8_t *wr = w + (size_t)j * rb;
             /* Q6_K: q = 0 (q - 32 = -32) with scale -128; Q3_K: q = -4 with scale -32; IQ4_XS:
-             * grid value -127 with scale -32; others: all bits set (Q8_0: -128) */
-            bool zeros = t == QT_Q6_K || t == QT_Q3_K || t == QT_IQ4_XS;
+             * grid value -127 with scale -32; IQ4_KS: -127 with scale -127 (row scale 0.01);
+             * others: all bits set (Q8_0: -128) */
+            bool zeros = t == QT_Q6_K || t == QT_Q3_K || t == QT_IQ4_XS || t == QT_IQ4_KS;
             memset(wr, zeros ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
+            if (t == QT_IQ4_KS) {
+                float d = 0.01f;
+                memcpy(wr, &d, 4);
+                continue;
+            }
             for (int64_t b = 0; b < K / info->block_elems; b++) {
                 uint8_t *bl = wr + (size_t)b * info->block_bytes;
                 if (t == QT_Q6_K) {

@@ -1,5 +1,5 @@
 /* dot_generic.c: matmul for every weight type that quant/ can dequantize but that has no
- * kernel of its own (IQ1_S..IQ3_S, IQ4_NL, TQ1_0/TQ2_0, ik_llama.cpp's Q6_0, IQ4_KS, IQ2_K..IQ6_K, ...): the weight
+ * kernel of its own (IQ1_S..IQ3_S, IQ4_NL, TQ1_0/TQ2_0, ik_llama.cpp's Q6_0, IQ2_K..IQ6_K, ...): the weight
  * row is dequantized to f32 a tile at a time (on the stack, so any row length works and the
  * tile stays in L1) and each tile is dotted with the x rows (f32, as for f32 weights) by the
  * f32 kernel: the scalar one for the reference, the chosen SIMD one otherwise. One dequant
@@ -36,7 +36,7 @@ static void dot_generic(uint32_t t, cpu_dot_fn f32dot, int64_t k, const void *w,
 #define GEN_CASE(name, T) case T: return fast ? gfast_##name : gref_##name;
 
 #define GEN_TYPES(X) \
-    X(iq4_nl, QT_IQ4_NL) X(iq4_ks, QT_IQ4_KS) X(tq1_0, QT_TQ1_0) X(tq2_0, QT_TQ2_0) X(q6_0, QT_Q6_0) \
+    X(iq4_nl, QT_IQ4_NL) X(tq1_0, QT_TQ1_0) X(tq2_0, QT_TQ2_0) X(q6_0, QT_Q6_0) \
     X(iq4_kss, QT_IQ4_KSS) X(iq5_ks, QT_IQ5_KS) X(iq2_ks, QT_IQ2_KS) X(iq3_ks, QT_IQ3_KS) X(q8_kv, QT_Q8_KV) \
     X(iq2_xxs, QT_IQ2_XXS) X(iq2_xs, QT_IQ2_XS) X(iq2_s, QT_IQ2_S) X(iq3_xxs, QT_IQ3_XXS) X(iq3_s, QT_IQ3_S) \
     X(iq1_s, QT_IQ1_S) X(iq1_m, QT_IQ1_M) \

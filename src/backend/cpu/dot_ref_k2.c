@@ -1,5 +1,5 @@
 /* dot_ref_k2.c: scalar reference kernels for the low-bit 256-element types that have SIMD
- * kernels (Q2_K, Q3_K, IQ4_XS), against x in cpu_q16k super-blocks, summed exactly in int64
+ * kernels (Q2_K, Q3_K, IQ4_XS, ik_llama.cpp's IQ4_KS), against x in cpu_q16k super-blocks, summed exactly in int64
  * per super-block like dot_ref.c's K-quants, so the SIMD kernels must agree to float rounding.
  * Layouts: Q2_K {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin}, Q3_K {u8 hmask[32]; u8 qs[64];
  * u8 scales[12]; f16 d}, IQ4_XS {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}. */
@@ -83,6 +83,30 @@ static float row_iq4_xs(int64_t k, const uint8_t *w, const cpu_q16k *x) {
     return s;
 }
 
+/* IQ4_KS (ik_llama.cpp): a float d ahead of the row; per 32 elements a scale byte s: value
+ * d*((s & 254) - 127)*grid[nibble], the grid shifted by +4 where bit 0 of s is set */
+static const int8_t iq4k_grid[32] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                     -123, -100, -79, -61, -45, -31, -18, -6, 5, 17, 29, 42, 57, 73, 93, 117};
+
+static float row_iq4_ks(int64_t k, const uint8_t *w, const cpu_q16k *x) {
+    float d, s = 0;
+    memcpy(&d, w, 4);
+    w += 4;
+    for (int64_t b = 0; b < k / 256; b++, w += 136) {
+        int64_t sumi = 0;
+        for (int j = 0; j < 8; j++) {
+            const int8_t *g = iq4k_grid + ((w[j] & 1) << 4);
+            const uint8_t *qs = w + 8 + 16 * j;
+            const int16_t *xq = x[b].qs + 32 * j;
+            int si = 0;
+            for (int i = 0; i < 16; i++) si += g[qs[i] & 15] * xq[i] + g[qs[i] >> 4] * xq[i + 16];
+            sumi += (int64_t)((w[j] & 254) - 127) * si;
+        }
+        s += x[b].d * d * (float)sumi;
+    }
+    return s;
+}
+
 #define REF_KERNEL(name)                                                                                      \
     static void dot_ref_##name(int64_t k, const void *w, const void *x, size_t xstride, int nx, float *y,     \
                                int64_t ldy) {                                                                 \
@@ -93,12 +117,14 @@ static float row_iq4_xs(int64_t k, const uint8_t *w, const cpu_q16k *x) {
 REF_KERNEL(q2_k)
 REF_KERNEL(q3_k)
 REF_KERNEL(iq4_xs)
+REF_KERNEL(iq4_ks)
 
 cpu_dot_fn cpu_dot_ref_k2(uint32_t wtype) {
     switch (wtype) {
     case QT_Q2_K: return dot_ref_q2_k;
     case QT_Q3_K: return dot_ref_q3_k;
     case QT_IQ4_XS: return dot_ref_iq4_xs;
+    case QT_IQ4_KS: return dot_ref_iq4_ks;
     default: return NULL;
     }
 }

@@ -52,7 +52,8 @@ int cpu_matmul_xkind(uint32_t wtype) {
     switch (wtype) {
     case QT_F32: case QT_F16: case QT_BF16: return CPU_XQ_F32;
     case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q16;
-    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: case QT_Q2_K: case QT_Q3_K: case QT_IQ4_XS: return CPU_XQ_Q16K;
+    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: case QT_Q2_K: case QT_Q3_K: case QT_IQ4_XS: case QT_IQ4_KS:
+        return CPU_XQ_Q16K;
     default: return cpu_dot_generic(wtype, 0) ? CPU_XQ_F32 : -1;
     }
 }

@@ -88,7 +88,7 @@ cpu_dot_fn cpu_dot_generic(uint32_t wtype, int fast);
 /* Scalar references, always available (dot_ref.c; the generic ones for the types above). NULL
  * for an unsupported type. */
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
-/* the references of Q2_K, Q3_K and IQ4_XS against x in cpu_q16k (dot_ref_k2.c) */
+/* the references of Q2_K, Q3_K, IQ4_XS and IQ4_KS against x in cpu_q16k (dot_ref_k2.c) */
 cpu_dot_fn cpu_dot_ref_k2(uint32_t wtype);
 void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16k_ref(const float *x, void *dst, int64_t k);
@@ -98,7 +98,7 @@ void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k);
 cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
-cpu_dot_fn cpu_dot_avx2_k2(uint32_t wtype); /* Q2_K, Q3_K, IQ4_XS (dot_k2_avx2.c) */
+cpu_dot_fn cpu_dot_avx2_k2(uint32_t wtype); /* Q2_K, Q3_K, IQ4_XS, IQ4_KS (dot_k2_avx2.c) */
 void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k);
 /* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q16x4; NULL where that type has none. */

@@ -1,4 +1,4 @@
-/* dot_k2_avx2.c: AVX2 kernels for Q2_K, Q3_K and IQ4_XS against x in cpu_q16k super-blocks,
+/* dot_k2_avx2.c: AVX2 kernels for Q2_K, Q3_K, IQ4_XS and ik_llama.cpp's IQ4_KS against x in cpu_q16k super-blocks,
  * built like dot_k_avx2.c: per super-block the quants are unpacked once to int16, multiplied
  * by their sub-block scale, and reused for up to KX x rows; int16 pair products (madd) are
  * summed exactly in int32 lanes and scaled by d * dx in float (bounds at each kernel). The
@@ -12,7 +12,7 @@
 #define AI static inline __attribute__((always_inline))
 #define KX 4
 
-enum { T_Q2_K, T_Q3_K, T_IQ4_XS };
+enum { T_Q2_K, T_Q3_K, T_IQ4_XS, T_IQ4_KS };
 
 AI float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -144,9 +144,55 @@ AI void kern_iq4xs(int NX, int64_t k, const uint8_t *w, const char *x, size_t xs
     _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) y[c * ldy] = hsum8(acc[c]);
 }
 
+/* IQ4_KS: a float d ahead of the row; per sub-block the grid (plain or shifted, by bit 0 of
+ * its scale byte) by a byte shuffle; the grid values are dotted with x (4 products a lane,
+ * |sum| <= 4 * 127 * 32767) and each sub-block's int32 sums go to float times its scale
+ * ((s & 254) - 127) and d * dx. */
+AI void kern_iq4ks(int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y, int64_t ldy) {
+    const __m256i g0 = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    const __m256i g1 = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(-123, -100, -79, -61, -45, -31, -18, -6, 5, 17, 29, 42, 57, 73, 93, 117));
+    const __m256i m4 = _mm256_set1_epi8(15);
+    float d;
+    memcpy(&d, w, 4);
+    w += 4;
+    __m256 acc[KX];
+    _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, w += 136) {
+        _Pragma("GCC unroll 2") for (int p = 0; p < 4; p++) { /* two sub-blocks per 32 bytes */
+            int j = 2 * p;
+            __m256i q = _mm256_loadu_si256((const __m256i *)(w + 8 + 16 * j));
+            __m256i lo4 = _mm256_and_si256(q, m4), hi4 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            /* bytes 0..15 belong to sub-block j, 16..31 to j + 1: per 128-bit lane its own grid */
+            __m256i gsel = _mm256_set_m128i(w[j + 1] & 1 ? _mm256_castsi256_si128(g1) : _mm256_castsi256_si128(g0),
+                                            w[j] & 1 ? _mm256_castsi256_si128(g1) : _mm256_castsi256_si128(g0));
+            __m256i lo = _mm256_shuffle_epi8(gsel, lo4), hi = _mm256_shuffle_epi8(gsel, hi4);
+            __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(lo));
+            __m256i w1 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(hi));
+            __m256i w2 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(lo, 1));
+            __m256i w3 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(hi, 1));
+            float s0 = d * (float)((w[j] & 254) - 127), s1 = d * (float)((w[j + 1] & 254) - 127);
+            _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) {
+                const int16_t *xq = xqs(x, xs, c, b) + 32 * j;
+                __m256i a = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)xq)),
+                                             _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(xq + 16))));
+                __m256i e = _mm256_add_epi32(_mm256_madd_epi16(w2, _mm256_loadu_si256((const __m256i *)(xq + 32))),
+                                             _mm256_madd_epi16(w3, _mm256_loadu_si256((const __m256i *)(xq + 48))));
+                float dx = ((const cpu_q16k *)(x + c * xs) + b)->d;
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s0 * dx), acc[c]);
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(s1 * dx), acc[c]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < NX; c++) y[c * ldy] = hsum8(acc[c]);
+}
+
 AI void kern(int T, int NX, int64_t k, const uint8_t *w, const char *x, size_t xs, float *y, int64_t ldy) {
     if (T == T_IQ4_XS)
         kern_iq4xs(NX, k, w, x, xs, y, ldy);
+    else if (T == T_IQ4_KS)
+        kern_iq4ks(NX, k, w, x, xs, y, ldy);
     else
         kern23(T, NX, k, w, x, xs, y, ldy);
 }
@@ -176,11 +222,16 @@ static void dot_iq4_xs(int64_t k, const void *w, const void *x, size_t xs, int n
     kdispatch(T_IQ4_XS, k, w, x, xs, nx, y, ldy);
 }
 
+static void dot_iq4_ks(int64_t k, const void *w, const void *x, size_t xs, int nx, float *y, int64_t ldy) {
+    kdispatch(T_IQ4_KS, k, w, x, xs, nx, y, ldy);
+}
+
 cpu_dot_fn cpu_dot_avx2_k2(uint32_t wtype) {
     switch (wtype) {
     case QT_Q2_K: return dot_q2_k;
     case QT_Q3_K: return dot_q3_k;
     case QT_IQ4_XS: return dot_iq4_xs;
+    case QT_IQ4_KS: return dot_iq4_ks;
     default: return NULL;
     }
 }
