@@ -257,9 +257,10 @@ def main():
         ("qwen2_transposed_attn_k", transpose(qw.copy(), "blk.1.attn_k.weight"), ["blk.1.attn_k.weight"], True),
         ("attn_output_i32", retype(ds3.copy(), "blk.0.attn_output.weight", QT.I32, 512 * 4),
          ["blk.0.attn_output.weight"], True),
-        ("attn_output_q2_k", retype(ds3.copy(), "blk.0.attn_output.weight", QT.Q2_K, 2 * 84),
+        # q8_K (an activation type) never runs: one error naming the tensor and the type
+        ("attn_output_q8_k", retype(ds3.copy(), "blk.0.attn_output.weight", QT.Q8_K, 2 * 292),
          ["blk.0.attn_output.weight"], True),
-        ("gate_exps_q2_k", retype(ds3.copy(), "blk.1.ffn_gate_exps.weight", QT.Q2_K, 84),
+        ("gate_exps_q8_k", retype(ds3.copy(), "blk.1.ffn_gate_exps.weight", QT.Q8_K, 292),
          ["blk.1.ffn_gate_exps.weight"], True),
         ("token_embd_i32", retype(qw.copy(), "token_embd.weight", QT.I32, 256 * 4), ["token_embd.weight"], True),
         # layer 0: k_b/v_b; layer 1: neither k_b/v_b nor kv_b

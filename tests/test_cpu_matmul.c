@@ -41,6 +41,20 @@ static void put_f16(uint8_t *p, float f) {
     memcpy(p, &h, 2);
 }
 
+/* where a block of type t keeps its f16 scale d (-1: none, the scale is per row) */
+static int scale_at(uint32_t t) {
+    switch (t) {
+    case QT_Q6_K: return 208;
+    case QT_Q2_K: return 80;
+    case QT_Q3_K: return 108;
+    case QT_TQ1_0: return 52;
+    case QT_TQ2_0: return 64;
+    case QT_IQ1_M: /* d spread over the scales' top nibbles: set in make_weights */
+    case QT_IQ4_KS: case QT_IQ4_KSS: case QT_IQ5_KS: case QT_IQ2_KS: case QT_IQ3_KS: case QT_Q8_KV: return -1;
+    default: return 0;
+    }
+}
+
 /* m rows of random weights of type t; quantized from floats where quant_quant_row can,
  * else random bytes with sane scales. */
 static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
@@ -60,16 +74,28 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
         default:
             for (size_t i = 0; i < rb; i++)
                 wr[i] = (uint8_t)rnd();
+            if (ti->row_meta_bytes) { /* ik's per-row scale: f16 (2 bytes) or float */
+                float d = 0.001f + 0.02f * (frnd() + 1);
+                if (ti->row_meta_bytes == 2)
+                    put_f16(wr, d);
+                else
+                    memcpy(wr, &d, 4);
+            }
             for (int64_t b = 0; b < k / ti->block_elems; b++) {
-                uint8_t *bl = wr + (size_t)b * ti->block_bytes;
+                uint8_t *bl = wr + ti->row_meta_bytes + (size_t)b * ti->block_bytes;
                 float d = 0.001f + 0.02f * (frnd() + 1), mn = 0.01f * frnd();
-                if (t == QT_Q6_K)
-                    put_f16(bl + 208, d);
-                else {
-                    put_f16(bl, d);
-                    if (t != QT_Q5_0)
-                        put_f16(bl + 2, t == QT_Q5_1 ? mn : fabsf(mn));
+                int at = scale_at(t);
+                if (at >= 0)
+                    put_f16(bl + at, d);
+                if (t == QT_IQ1_M) { /* d's four nibbles are the top nibbles of the scales' u16s */
+                    uint16_t h = quant_f32_to_f16(d);
+                    for (int q = 0; q < 4; q++)
+                        bl[49 + 2 * q] = (uint8_t)((bl[49 + 2 * q] & 0x0f) | ((h >> (4 * q)) & 0xf) << 4);
                 }
+                if (t == QT_Q4_K || t == QT_Q5_K || t == QT_Q5_1)
+                    put_f16(bl + 2, t == QT_Q5_1 ? mn : fabsf(mn));
+                if (t == QT_Q2_K)
+                    put_f16(bl + 82, fabsf(mn));
             }
         }
     }
@@ -78,7 +104,12 @@ static uint8_t *make_weights(uint32_t t, int64_t m, int64_t k, size_t *stride) {
 }
 
 static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1,
-                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K};
+                                 QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K,
+                                 /* through the generic (dequantizing) path or their own kernels */
+                                 QT_Q2_K, QT_Q3_K, QT_IQ4_NL, QT_IQ4_XS, QT_IQ4_KS, QT_TQ1_0, QT_TQ2_0, QT_Q6_0,
+                                 QT_IQ4_KSS, QT_IQ5_KS, QT_IQ2_KS, QT_IQ3_KS, QT_Q8_KV, QT_IQ2_K, QT_IQ3_K,
+                                 QT_IQ4_K, QT_IQ5_K, QT_IQ6_K, QT_IQ2_XXS, QT_IQ2_XS, QT_IQ2_S, QT_IQ3_XXS,
+                                 QT_IQ3_S, QT_IQ1_S, QT_IQ1_M};
 
 /* One shape: returns false and fills why on the first mismatch. */
 static bool check_shape(cpu_pool *pool, uint32_t t, int64_t m, int64_t k, int64_t n, char *why) {
@@ -235,7 +266,7 @@ static void test_types(cpu_pool *pool, const char *isa) {
  * reference, which sums K-quant super-blocks in int64. */
 static void test_extremes(const char *isa, int N, int M) {
     static const uint32_t qt[] = {QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
-                                  QT_Q4_K, QT_Q5_K, QT_Q6_K};
+                                  QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q2_K, QT_Q3_K, QT_IQ4_XS, QT_IQ4_KS};
     enum { K = 512 };
     for (size_t ti = 0; ti < sizeof qt / sizeof qt[0]; ti++) {
         uint32_t t = qt[ti];
@@ -247,13 +278,25 @@ static void test_extremes(const char *isa, int N, int M) {
         char name[64], why[160] = "";
         for (int j = 0; j < M; j++) {
             uint8_t *wr = w + (size_t)j * rb;
-            /* Q6_K: q = 0 (q - 32 = -32) with scale -128; others: all bits set (Q8_0: -128) */
-            memset(wr, t == QT_Q6_K ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
+            /* Q6_K: q = 0 (q - 32 = -32) with scale -128; Q3_K: q = -4 with scale -32; IQ4_XS:
+             * grid value -127 with scale -32; IQ4_KS: -127 with scale -127 (row scale 0.01);
+             * others: all bits set (Q8_0: -128) */
+            bool zeros = t == QT_Q6_K || t == QT_Q3_K || t == QT_IQ4_XS || t == QT_IQ4_KS;
+            memset(wr, zeros ? 0x00 : t == QT_Q8_0 ? 0x80 : 0xff, rb);
+            if (t == QT_IQ4_KS) {
+                float d = 0.01f;
+                memcpy(wr, &d, 4);
+                continue;
+            }
             for (int64_t b = 0; b < K / info->block_elems; b++) {
                 uint8_t *bl = wr + (size_t)b * info->block_bytes;
                 if (t == QT_Q6_K) {
                     memset(bl + 192, 0x80, 16);
                     put_f16(bl + 208, 0.01f);
+                } else if (t == QT_Q2_K || t == QT_Q3_K) {
+                    put_f16(bl + scale_at(t), 0.01f);
+                    if (t == QT_Q2_K)
+                        put_f16(bl + 82, 0.005f);
                 } else {
                     put_f16(bl, 0.01f);
                     if (t == QT_Q4_1 || t == QT_Q5_1 || t == QT_Q4_K || t == QT_Q5_K)
@@ -327,10 +370,10 @@ static void test_pool(void) {
 
 static void test_errors(cpu_pool *pool) {
     float x[64] = {0}, y[4];
-    uint8_t w[256] = {0};
-    report(cpu_matmul(pool, QT_Q2_K, w, 84, 1, 256, x, 1, y, 1) == LATTE_E_UNSUPPORTED &&
-               !cpu_matmul_supports(QT_Q2_K),
-           "error_unsupported_type", "q2_K accepted");
+    uint8_t w[512] = {0};
+    report(cpu_matmul(pool, QT_Q8_K, w, 292, 1, 256, x, 1, y, 1) == LATTE_E_UNSUPPORTED &&
+               !cpu_matmul_supports(QT_Q8_K) && !cpu_matmul_supports(QT_IQ4_KS_R4),
+           "error_unsupported_type", "q8_K accepted");
     report(cpu_matmul(pool, QT_Q8_0, w, 34, 1, 40, x, 1, y, 1) == LATTE_E_ARG,
            "error_partial_block", "k=40 accepted for q8_0");
     report(cpu_matmul(pool, QT_Q8_0, w, 10, 1, 32, x, 1, y, 1) == LATTE_E_ARG,

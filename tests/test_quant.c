@@ -1,6 +1,10 @@
 /* test_quant.c: the quant type table, f16/bf16 conversions, and reference (de)quantization
  * checked against vectors made by the python gguf package (tools/gen_quant_vectors.py,
- * tests/data/quant/TYPE.bin), plus round-trip error bounds on random data.
+ * tests/data/quant/TYPE.bin), plus round-trip error bounds on random data. The vectors of
+ * ik_llama.cpp's own types (q6_0, iq4_ks, iq2_k..iq6_k, the _r4/_r8 ones, ...) were made once,
+ * in the same LQV1 layout, by ik_llama.cpp itself (commit 8337e4c, its dequantize_row_* built
+ * with -ffp-contract=off, run on random blocks with sane scales; one row, or one group of 4/8
+ * rows for the interleaved types); its code is not part of this repository.
  * Prints PASS/FAIL per case; exits non-zero on any failure. */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,10 @@ static void test_table(void) {
         {QT_Q3_K, "q3_K", 256, 110}, {QT_Q4_K, "q4_K", 256, 144}, {QT_Q5_K, "q5_K", 256, 176},
         {QT_Q6_K, "q6_K", 256, 210}, {QT_Q8_K, "q8_K", 256, 292}, {QT_I8, "i8", 1, 1},
         {QT_I16, "i16", 1, 2}, {QT_I32, "i32", 1, 4}, {QT_I64, "i64", 1, 8}, {QT_F64, "f64", 1, 8},
+        {QT_IQ2_XXS, "iq2_xxs", 256, 66}, {QT_IQ1_M, "iq1_m", 256, 56}, {QT_IQ4_XS, "iq4_xs", 256, 136},
+        {QT_TQ1_0, "tq1_0", 256, 54}, {QT_Q6_0, "q6_0", 32, 26}, {QT_IQ4_KS, "iq4_ks", 256, 136},
+        {QT_IQ6_K, "iq6_k", 256, 212}, {QT_Q8_0_R8, "q8_0_r8", 32, 34}, {QT_IQ4_KS_R4, "iq4_ks_r4", 256, 136},
+        {QT_Q8_K_R8, "q8_k_r8", 256, 258},
     };
     char why[128] = "";
     int ok = 1;
@@ -43,13 +51,24 @@ static void test_table(void) {
         }
     }
     report("table_sizes", ok, why);
-    report("table_unknown", !quant_type_info_get(4) && !quant_type_info_get(5) && !quant_type_info_get(29) &&
+    int agree = 1, n_known = 0;
+    for (uint32_t t = 0; t < QT_COUNT + 8; t++) {
+        const quant_type_info *ti = quant_type_info_get(t);
+        n_known += ti != NULL;
+        if (ti ? ti->can_dequant != quant_can_dequant(t) : quant_can_dequant(t)) agree = 0;
+        if (ti && (ti->block_elems == 0 || ti->block_bytes == 0 || ti->row_interleave == 0)) agree = 0;
+    }
+    report("table_can_dequant", agree && n_known >= 90, "can_dequant disagrees with quant_can_dequant, or an empty row");
+    report("table_unknown", !quant_type_info_get(4) && !quant_type_info_get(5) && !quant_type_info_get(37) &&
+                                !quant_type_info_get(142) && !quant_type_info_get(QT_COUNT) &&
                                 !quant_type_info_get(1000) && !quant_type_info_get(UINT32_MAX) &&
                                 quant_type_from_name("q9_9") == -1 && quant_type_from_name("") == -1,
            "an unknown id or name was accepted");
     report("row_bytes", quant_row_bytes(QT_Q4_K, 512) == 288 && quant_row_bytes(QT_Q4_K, 100) == 0 &&
                             quant_row_bytes(QT_Q8_0, 4096) == 4352 && quant_row_bytes(QT_F16, 7) == 14 &&
-                            quant_row_bytes(3, -32) == 0 && quant_row_bytes(4, 32) == 0,
+                            quant_row_bytes(3, -32) == 0 && quant_row_bytes(4, 32) == 0 &&
+                            quant_row_bytes(QT_IQ4_KS, 512) == 4 + 272 && quant_row_bytes(QT_Q8_KV, 64) == 8 + 64 &&
+                            quant_row_bytes(QT_IQ4_KS_R4, 256) == 4 + 136,
            "wrong row sizes");
 }
 
@@ -159,19 +178,36 @@ static void test_vectors(const char *name) {
         return;
     }
     const quant_type_info *ti = quant_type_info_get(v.type);
-    if (!ti || quant_row_bytes(v.type, v.n) != v.nbytes) {
+    uint32_t rows = ti ? ti->row_interleave : 1; /* interleaved vectors hold one group */
+    if (!ti || v.n % rows || quant_row_bytes(v.type, v.n / rows) * rows != v.nbytes) {
         report(case_name, 0, "vector size disagrees with the type table");
         free_vec(&v);
         return;
     }
     float *out = malloc(v.n * sizeof(float));
-    quant_dequant_row(v.type, v.q, out, v.n);
+    quant_dequant_rows(v.type, v.q, out, rows, v.n / rows);
     int bad = -1;
     for (uint32_t i = 0; i < v.n && bad < 0; i++)
         if (!same_float(out[i], v.deq[i])) bad = (int)i;
     snprintf(why, sizeof why, "element %d: got %g, gguf-py says %g", bad, bad >= 0 ? out[bad] : 0.0,
              bad >= 0 ? v.deq[bad] : 0.0);
     report(case_name, ti->can_dequant && bad < 0, why);
+    if (rows > 1 && quant_plain_type(v.type) >= 0) { /* repacked into plain rows: the same floats */
+        uint8_t *plain = malloc(v.nbytes);
+        float *out2 = malloc(v.n * sizeof(float));
+        int rc2 = quant_repack_plain(v.type, v.q, plain, rows, v.n / rows);
+        rc2 |= quant_dequant_rows((uint32_t)quant_plain_type(v.type), plain, out2, rows, v.n / rows);
+        int bad2 = -1; /* q5_0_r4 / q6_0_r4: d*q + m against (q - o)*d, one rounding apart */
+        bool loose = v.type == QT_Q5_0_R4 || v.type == QT_Q6_0_R4;
+        for (uint32_t i = 0; i < v.n && bad2 < 0; i++)
+            if (loose ? !(fabsf(out2[i] - v.deq[i]) <= 1e-6f * fabsf(v.deq[i])) : !same_float(out2[i], v.deq[i]))
+                bad2 = (int)i;
+        snprintf(case_name, sizeof case_name, "repack_%s", name);
+        snprintf(why, sizeof why, "rc %d, element %d differs after repacking", rc2, bad2);
+        report(case_name, rc2 == 0 && bad2 < 0, why);
+        free(plain);
+        free(out2);
+    }
     if (v.has_src && (v.type == QT_F32 || v.type == QT_F16 || v.type == QT_BF16 || v.type == QT_Q8_0 ||
                       v.type == QT_Q4_0 || v.type == QT_Q4_1)) {
         uint8_t *q = calloc(v.nbytes + 1, 1);
@@ -259,7 +295,13 @@ int main(void) {
     test_table();
     test_f16();
     test_q6_0();
-    const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k"};
+    const char *names[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k",
+                           "q2_k", "q3_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0",
+                           "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m",
+                           /* made with ik_llama.cpp (its dequantizers on random blocks) */
+                           "q6_0", "iq4_ks", "iq4_kss", "iq5_ks", "iq2_ks", "iq3_ks", "q8_kv", "iq2_k", "iq3_k",
+                           "iq4_k", "iq5_k", "iq6_k", "iq4_ks_r4", "q8_0_r8", "q4_0_r8", "iq4_nl_r4", "iq4_xs_r8",
+                           "q6_0_r4", "q5_0_r4"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) test_vectors(names[i]);
     test_roundtrip(QT_F32, "f32", 0.0);
     test_roundtrip(QT_F16, "f16", 5e-4);

@@ -64,6 +64,19 @@ def main():
     k_random("q4_k", T.Q4_K, 144, [0, 2], rng)
     k_random("q5_k", T.Q5_K, 176, [0, 2], rng)
     k_random("q6_k", T.Q6_K, 210, [208], rng)
+    k_random("q2_k", T.Q2_K, 84, [80, 82], rng)
+    k_random("q3_k", T.Q3_K, 110, [108], rng)
+    k_random("iq4_nl", T.IQ4_NL, 18, [0], rng, n_blocks=16)
+    k_random("iq4_xs", T.IQ4_XS, 136, [0], rng)
+    k_random("tq1_0", T.TQ1_0, 54, [52], rng)
+    k_random("tq2_0", T.TQ2_0, 66, [64], rng)
+    k_random("iq2_xxs", T.IQ2_XXS, 66, [0], rng)
+    k_random("iq2_xs", T.IQ2_XS, 74, [0], rng)
+    k_random("iq2_s", T.IQ2_S, 82, [0], rng)
+    k_random("iq3_xxs", T.IQ3_XXS, 98, [0], rng)
+    k_random("iq3_s", T.IQ3_S, 110, [0], rng)
+    k_random("iq1_s", T.IQ1_S, 50, [0], rng)
+    k_random("iq1_m", T.IQ1_M, 56, [], rng)  # its f16 d is spread over the scales' top nibbles
     return 0
 
 

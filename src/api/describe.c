@@ -3,6 +3,7 @@
  * and whether all tensor data is present. */
 #include <string.h>
 
+#include "../backend/cpu/matmul.h"
 #include "../kv/kv.h"
 #include "../quant/quant.h"
 #include "../text/chat.h"
@@ -53,6 +54,9 @@ void latte_model_describe(const latte_model *m, FILE *out) {
     fprintf(out, "file:             %s (GGUF v%u, %llu bytes, %llu tensors, %llu keys)\n", gf->path ? gf->path : "?",
             gf->version, (unsigned long long)gf->file_size, (unsigned long long)gf->n_tensors,
             (unsigned long long)gf->n_kv);
+    for (uint32_t i = 0; i < gf->n_shards; i++)
+        fprintf(out, "  shard %u of %u:     %s (%llu bytes, %llu tensors)\n", i + 1, gf->n_shards, gf->shards[i]->path,
+                (unsigned long long)gf->shards[i]->file_size, (unsigned long long)gf->shards[i]->n_tensors);
     if (m->hparams_ok) describe_hparams(m, out);
     else fprintf(out, "architecture:     (no usable hyper-parameters: %s)\n", m->hparams_err);
     if (m->vocab)
@@ -67,16 +71,19 @@ void latte_model_describe(const latte_model *m, FILE *out) {
                 known ? "built-in " : "not recognised (chat needs --chat-template NAME)",
                 known ? chat_kind_name(kind) : "");
     }
-    uint64_t counts[64] = {0}, bytes[64] = {0};
+    uint64_t counts[QT_COUNT] = {0}, bytes[QT_COUNT] = {0};
     for (uint64_t i = 0; i < gf->n_tensors; i++) {
         uint32_t t = gf->tensors[i].type;
-        if (t < 64) counts[t]++, bytes[t] += gf->tensors[i].n_bytes;
+        if (t < QT_COUNT) counts[t]++, bytes[t] += gf->tensors[i].n_bytes;
     }
     fprintf(out, "tensor types:\n");
-    for (uint32_t t = 0; t < 64; t++)
+    for (uint32_t t = 0; t < QT_COUNT; t++)
         if (counts[t])
-            fprintf(out, "  %-8s %5llu tensors %12llu bytes\n", quant_type_info_get(t)->name,
-                    (unsigned long long)counts[t], (unsigned long long)bytes[t]);
+            fprintf(out, "  %-10s %5llu tensors %12llu bytes%s\n", quant_type_info_get(t)->name,
+                    (unsigned long long)counts[t], (unsigned long long)bytes[t],
+                    cpu_matmul_supports(t) || (quant_plain_type(t) >= 0 && cpu_matmul_supports((uint32_t)quant_plain_type(t)))
+                        ? (quant_plain_type(t) >= 0 ? "  (repacked to its plain type at load)" : "")
+                        : "  (latte cannot run this type yet)");
     latte_err err = {0};
     if (gguf_check_data(gf, &err)) fprintf(out, "tensor data:      INCOMPLETE: %s\n", err.msg);
     else fprintf(out, "tensor data:      complete (%llu bytes)\n", (unsigned long long)latte_model_weight_bytes(m));

@@ -51,7 +51,7 @@ int latte_model_load(latte_model **out, const latte_model_params *p, latte_err *
     latte_model *m = calloc(1, sizeof *m);
     if (!m) return err_set(err, LATTE_E_NOMEM, "out of memory");
     m->vocab_only = p->vocab_only;
-    int rc = gguf_open(&m->gf, p->path, err);
+    int rc = gguf_open_model(&m->gf, p->path, err);
     if (rc) goto fail;
     if (p->progress) p->progress(0.1f, p->progress_user);
     latte_err herr = {0};

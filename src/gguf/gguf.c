@@ -5,6 +5,7 @@
  * lies past the end keep data == NULL; gguf_check_data reports them. Errors are one line
  * naming the byte offset, key or tensor. The typed getters live at the end of the file. */
 #include "gguf.h"
+#include "gguf_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -303,7 +304,9 @@ static int parse_tensor_info(cursor *c, gguf_tensor *t) {
         return err_set(c->err, LATTE_E_FORMAT, "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %u",
                        name, (long long)t->ne[0], ti->name, ti->block_elems);
     t->n_elems = n;
-    if (!ck_mul_u64(n / ti->block_elems, ti->block_bytes, &t->n_bytes))
+    /* whole rows: ik's types carry per-row meta ahead of the blocks */
+    uint64_t row = quant_row_bytes(t->type, t->ne[0]);
+    if (row == 0 || !ck_mul_u64(n / (uint64_t)t->ne[0], row, &t->n_bytes))
         return err_set(c->err, LATTE_E_FORMAT, "tensor '%s': data size overflows", name);
     return 0;
 }
@@ -397,12 +400,23 @@ static int parse(gguf_file *gf, const void *buf, uint64_t size, latte_err *err) 
 void gguf_free(gguf_file *gf) {
     if (!gf) return;
     gguf_impl *im = (gguf_impl *)gf;
+    if (gf->shards) { /* a split model borrows shards[0]'s keys; it owns the shards */
+        for (uint32_t i = 0; i < gf->n_shards; i++) gguf_free(gf->shards[i]);
+        free(gf->shards);
+        gf->n_kv = 0;
+        gf->kv = NULL;
+    }
     for (uint64_t i = 0; i < gf->n_kv; i++) free(gf->kv[i].arr_strs);
     free(gf->kv);
     free(gf->tensors);
     if (im->mapped && gf->map) munmap(gf->map, im->map_len);
     free(gf->path);
     free(im);
+}
+
+gguf_file *gguf_alloc(void) {
+    gguf_impl *im = calloc(1, sizeof *im);
+    return im ? &im->pub : NULL;
 }
 
 int gguf_open_memory(gguf_file **out, const void *buf, uint64_t size, latte_err *err) {
@@ -470,6 +484,20 @@ int gguf_open(gguf_file **out, const char *path, latte_err *err) {
 }
 
 int gguf_check_data(const gguf_file *gf, latte_err *err) {
+    for (uint32_t i = 0; i < gf->n_shards; i++) {
+        int rc = gguf_check_data(gf->shards[i], err);
+        if (rc) {
+            if (err) { /* name the shard, keeping one line */
+                char msg[sizeof err->msg + 600];
+                snprintf(msg, sizeof msg, "shard %u of %u '%.500s': %s", i + 1, gf->n_shards, gf->shards[i]->path,
+                         err->msg);
+                memcpy(err->msg, msg, sizeof err->msg - 1);
+                err->msg[sizeof err->msg - 1] = 0;
+            }
+            return rc;
+        }
+    }
+    if (gf->shards) return 0;
     for (uint64_t i = 0; i < gf->n_tensors; i++) {
         const gguf_tensor *t = &gf->tensors[i];
         if (t->data) continue;

@@ -65,6 +65,7 @@ typedef struct gguf_tensor {
     uint64_t n_bytes;          /* data size */
     uint64_t offset;           /* absolute file offset of the data */
     const void *data;          /* into the map; NULL when the data lies past the end of file */
+    uint32_t shard;            /* index of the file holding the data (0 unless split) */
 } gguf_tensor;
 
 typedef struct gguf_file {
@@ -79,6 +80,11 @@ typedef struct gguf_file {
     uint64_t alignment;
     uint64_t data_offset;   /* absolute offset of the tensor data section */
     uint64_t data_needed;   /* file size the directory needs (end of the last tensor) */
+    /* A split model (gguf_open_model on a NAME-0000i-of-0000N.gguf shard): the shards in
+     * order; the metadata is shards[0]'s, the tensors are all shards' (each tensor's offset
+     * and data are in its own shard); file_size and data_needed are sums. NULL otherwise. */
+    struct gguf_file **shards;
+    uint32_t n_shards;
 } gguf_file;
 
 /* Opens, maps and validates path. On success *out owns the mapping; free with gguf_free. */
@@ -87,8 +93,17 @@ int gguf_open(gguf_file **out, const char *path, latte_err *err);
 int gguf_open_memory(gguf_file **out, const void *buf, uint64_t size, latte_err *err);
 void gguf_free(gguf_file *gf);
 
+/* Opens a model file: a single GGUF as gguf_open does, or, when the file carries split.count
+ * > 1, every shard of the split it belongs to (any shard may be given), found by the file
+ * name pattern NAME-%05d-of-%05d.gguf. Each shard gets every check of gguf_open; the set must
+ * agree on split.count and split.tensors.count, each shard's split.no must match its name, and
+ * the tensors must be exactly split.tensors.count with no name twice. Errors name the shard.
+ * Lives in gguf_split.c. */
+int gguf_open_model(gguf_file **out, const char *path, latte_err *err);
+
 /* Returns 0 when every tensor's data lies within the file; otherwise LATTE_E_DATA with a
- * message naming the first tensor past the end, the file size and the size needed. */
+ * message naming the first tensor past the end, the file size and the size needed (and, for a
+ * split model, the shard). */
 int gguf_check_data(const gguf_file *gf, latte_err *err);
 
 const gguf_kv *gguf_find_kv(const gguf_file *gf, const char *key);

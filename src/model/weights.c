@@ -136,8 +136,32 @@ static int bind_ffn(const binder *b, const model_hparams *hp, layer_weights *L, 
     return 0;
 }
 
+/* An interleaved tensor as its plain type: rows stay rows, bytes per row stay the same. */
+static int repack(model_weights *w, lt_tensor *t, const gguf_tensor *g, latte_err *err) {
+    const quant_type_info *ti = quant_type_info_get(g->type);
+    int64_t rows = (int64_t)(g->n_elems / (uint64_t)g->ne[0]);
+    if (rows % ti->row_interleave != 0)
+        return err_set(err, LATTE_E_FORMAT, "tensor '%s' of type %s has %lld rows, not a multiple of %u", t->name,
+                       ti->name, (long long)rows, ti->row_interleave);
+    void **nr = realloc(w->repacked, (w->n_repacked + 1) * sizeof *nr), *buf = NULL;
+    if (!nr || posix_memalign(&buf, 64, g->n_bytes ? g->n_bytes : 64)) {
+        if (nr) w->repacked = nr;
+        return err_set(err, LATTE_E_NOMEM, "out of memory repacking tensor '%s' (%llu bytes)", t->name,
+                       (unsigned long long)g->n_bytes);
+    }
+    w->repacked = nr;
+    w->repacked[w->n_repacked++] = buf;
+    if (quant_repack_plain(g->type, g->data, buf, rows, g->ne[0]))
+        return err_set(err, LATTE_E_FORMAT, "tensor '%s': cannot repack type %s", t->name, ti->name);
+    t->type = (uint32_t)quant_plain_type(g->type);
+    t->row_bytes = quant_row_bytes(t->type, g->ne[0]);
+    t->data = buf;
+    return 0;
+}
+
 int weights_bind(model_weights *w, const gguf_file *gf, const model_hparams *hp, bool (*supports)(uint32_t),
                  latte_err *err) {
+    int rc;
     memset(w, 0, sizeof *w);
     w->tensors = calloc(gf->n_tensors ? gf->n_tensors : 1, sizeof *w->tensors);
     w->layers = calloc((size_t)hp->n_layer, sizeof *w->layers);
@@ -156,9 +180,10 @@ int weights_bind(model_weights *w, const gguf_file *gf, const model_hparams *hp,
         t->data = g->data;
         w->bytes += g->n_bytes;
         w->n_tensors++;
+        if (quant_plain_type(g->type) >= 0 && (rc = repack(w, t, g, err))) return rc;
     }
     binder bb = {gf, w, supports, err}, *b = &bb;
-    int rc, il = 0;
+    int il = 0;
     if ((rc = bind(b, &w->tok_embd, true, hp->n_embd, hp->n_vocab, 0, "token_embd.weight", 0))) return rc;
     if ((rc = bind(b, &w->output_norm, true, hp->n_embd, 0, 0, "output_norm.weight", 0))) return rc;
     if ((rc = bind(b, &w->output, false, hp->n_embd, hp->n_vocab, 0, "output.weight", 0))) return rc;
@@ -255,6 +280,8 @@ void weights_free(model_weights *w) {
         free((void *)w->derived[i]->data);
         free(w->derived[i]);
     }
+    for (size_t i = 0; i < w->n_repacked; i++) free(w->repacked[i]);
+    free(w->repacked);
     free(w->tensors);
     free(w->layers);
     free(w->derived);

@@ -2,7 +2,9 @@
  * Tensors are views into the mapped file (no copy). For MLA, the per-head absorbed
  * matrices W_kb (q_nope -> latent) and W_vb (latent -> value) are described as row ranges
  * of whichever tensor the file holds (see mla_mat); the layout that lacks a matrix a mode
- * needs gets it derived once (weights_derive_mla). */
+ * needs gets it derived once (weights_derive_mla). ik_llama.cpp's row-interleaved tensors
+ * (IQ4_KS_R4, Q8_0_R8, ...) are repacked once at bind into their plain type (a copy of the
+ * same size), so every kernel of the plain type runs them. */
 #ifndef LATTE_MODEL_WEIGHTS_H
 #define LATTE_MODEL_WEIGHTS_H
 
@@ -49,6 +51,9 @@ typedef struct model_weights {
     lt_tensor **derived;     /* each owns its f32 data */
     size_t n_derived;
     uint64_t bytes;          /* bytes of all file weights */
+    /* interleaved (_R4/_R8) file tensors repacked to their plain type at bind (owned) */
+    void **repacked;
+    size_t n_repacked;
 } model_weights;
 
 /* Binds and checks every tensor the architecture needs. supports_type says which weight

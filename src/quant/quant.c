@@ -3,60 +3,10 @@
  * Callers pass n as a whole number of blocks (quant_row_bytes returns 0 otherwise);
  * unsupported types leave dst untouched (dequant writes zeros). No SIMD here. */
 #include "quant.h"
+#include "quant_internal.h"
 
 #include <math.h>
 #include <string.h>
-
-#define QT_MAX_ID 134
-
-static const quant_type_info type_table[QT_MAX_ID] = {
-    [QT_F32] = {"f32", 1, 4, true},
-    [QT_F16] = {"f16", 1, 2, true},
-    [QT_Q4_0] = {"q4_0", 32, 18, true},
-    [QT_Q4_1] = {"q4_1", 32, 20, true},
-    [QT_Q5_0] = {"q5_0", 32, 22, true},
-    [QT_Q5_1] = {"q5_1", 32, 24, true},
-    [QT_Q8_0] = {"q8_0", 32, 34, true},
-    [QT_Q8_1] = {"q8_1", 32, 36, false},
-    [QT_Q2_K] = {"q2_K", 256, 84, false},
-    [QT_Q3_K] = {"q3_K", 256, 110, false},
-    [QT_Q4_K] = {"q4_K", 256, 144, true},
-    [QT_Q5_K] = {"q5_K", 256, 176, true},
-    [QT_Q6_K] = {"q6_K", 256, 210, true},
-    [QT_Q8_K] = {"q8_K", 256, 292, false},
-    [QT_I8] = {"i8", 1, 1, false},
-    [QT_I16] = {"i16", 1, 2, false},
-    [QT_I32] = {"i32", 1, 4, false},
-    [QT_I64] = {"i64", 1, 8, false},
-    [QT_F64] = {"f64", 1, 8, false},
-    [QT_BF16] = {"bf16", 1, 2, true},
-    [QT_Q6_0] = {"q6_0", 32, 26, true},
-};
-
-const quant_type_info *quant_type_info_get(uint32_t type) {
-    if (type >= QT_MAX_ID || type_table[type].name == NULL) return NULL;
-    return &type_table[type];
-}
-
-int quant_type_from_name(const char *name) {
-    if (!name) return -1;
-    for (int i = 0; i < QT_MAX_ID; i++) {
-        if (type_table[i].name && strcmp(type_table[i].name, name) == 0) return i;
-    }
-    /* accept upper-case K-quant spellings ("Q4_K") and any case in general */
-    for (int i = 0; i < QT_MAX_ID; i++) {
-        if (type_table[i].name && strcasecmp(type_table[i].name, name) == 0) return i;
-    }
-    return -1;
-}
-
-size_t quant_row_bytes(uint32_t type, int64_t n) {
-    const quant_type_info *ti = quant_type_info_get(type);
-    if (!ti || n < 0 || n % ti->block_elems != 0) return 0;
-    uint64_t blocks = (uint64_t)n / ti->block_elems, bytes;
-    if (__builtin_mul_overflow(blocks, (uint64_t)ti->block_bytes, &bytes) || bytes > SIZE_MAX) return 0;
-    return (size_t)bytes;
-}
 
 /* ---- scalar conversions ---- */
 
@@ -214,30 +164,117 @@ static void dq_q6_k(const uint8_t *b, float *y) {
     }
 }
 
-void quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
-    const quant_type_info *ti = quant_type_info_get(type);
-    const uint8_t *s = src;
-    if (!ti || n <= 0 || n % ti->block_elems != 0) return;
-    int64_t nb = n / ti->block_elems;
-    for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *b = s + i * ti->block_bytes;
-        float *y = dst + i * ti->block_elems;
-        switch (type) {
-        case QT_F32: memcpy(y, b, 4); break;
-        case QT_F16: y[0] = rd_f16(b); break;
-        case QT_BF16: y[0] = quant_bf16_to_f32((uint16_t)(b[0] | (b[1] << 8))); break;
-        case QT_Q4_0: dq_q4_0(b, y); break;
-        case QT_Q4_1: dq_q4_1(b, y); break;
-        case QT_Q5_0: dq_q5(b + 2, b + 6, rd_f16(b), 0.0f, 16, y); break;
-        case QT_Q5_1: dq_q5(b + 4, b + 8, rd_f16(b), rd_f16(b + 2), 0, y); break;
-        case QT_Q8_0: dq_q8_0(b, y); break;
-        case QT_Q6_0: dq_q6_0(b, y); break;
-        case QT_Q4_K: dq_q45_k(b, y, false); break;
-        case QT_Q5_K: dq_q45_k(b, y, true); break;
-        case QT_Q6_K: dq_q6_k(b, y); break;
-        default: memset(y, 0, sizeof(float) * ti->block_elems); break;
-        }
+/* the classic types as block functions of one signature */
+static void dqb_f32(const uint8_t *b, const uint8_t *m, float *y) { memcpy(y, b, 4); (void)m; }
+static void dqb_f16(const uint8_t *b, const uint8_t *m, float *y) { y[0] = rd_f16(b); (void)m; }
+static void dqb_bf16(const uint8_t *b, const uint8_t *m, float *y) {
+    y[0] = quant_bf16_to_f32((uint16_t)(b[0] | (b[1] << 8)));
+    (void)m;
+}
+static void dqb_q4_0(const uint8_t *b, const uint8_t *m, float *y) { dq_q4_0(b, y); (void)m; }
+static void dqb_q4_1(const uint8_t *b, const uint8_t *m, float *y) { dq_q4_1(b, y); (void)m; }
+static void dqb_q5_0(const uint8_t *b, const uint8_t *m, float *y) { dq_q5(b + 2, b + 6, rd_f16(b), 0.0f, 16, y); (void)m; }
+static void dqb_q5_1(const uint8_t *b, const uint8_t *m, float *y) {
+    dq_q5(b + 4, b + 8, rd_f16(b), rd_f16(b + 2), 0, y);
+    (void)m;
+}
+static void dqb_q8_0(const uint8_t *b, const uint8_t *m, float *y) { dq_q8_0(b, y); (void)m; }
+static void dqb_q6_0(const uint8_t *b, const uint8_t *m, float *y) { dq_q6_0(b, y); (void)m; }
+static void dqb_q4_k(const uint8_t *b, const uint8_t *m, float *y) { dq_q45_k(b, y, false); (void)m; }
+static void dqb_q5_k(const uint8_t *b, const uint8_t *m, float *y) { dq_q45_k(b, y, true); (void)m; }
+static void dqb_q6_k(const uint8_t *b, const uint8_t *m, float *y) { dq_q6_k(b, y); (void)m; }
+
+static quant_dq_block_fn dq_block(uint32_t type) {
+    switch (type) {
+    case QT_F32: return dqb_f32;
+    case QT_F16: return dqb_f16;
+    case QT_BF16: return dqb_bf16;
+    case QT_Q4_0: return dqb_q4_0;
+    case QT_Q4_1: return dqb_q4_1;
+    case QT_Q5_0: return dqb_q5_0;
+    case QT_Q5_1: return dqb_q5_1;
+    case QT_Q8_0: return dqb_q8_0;
+    case QT_Q6_0: return dqb_q6_0;
+    case QT_Q2_K: return dq_q2_k;
+    case QT_Q3_K: return dq_q3_k;
+    case QT_Q4_K: return dqb_q4_k;
+    case QT_Q5_K: return dqb_q5_k;
+    case QT_Q6_K: return dqb_q6_k;
+    case QT_IQ4_NL: return dq_iq4_nl;
+    case QT_IQ4_XS: return dq_iq4_xs;
+    case QT_IQ4_KS: return dq_iq4_ks;
+    case QT_TQ1_0: return dq_tq1_0;
+    case QT_TQ2_0: return dq_tq2_0;
+    case QT_IQ2_XXS: return dq_iq2_xxs;
+    case QT_IQ2_XS: return dq_iq2_xs;
+    case QT_IQ2_S: return dq_iq2_s;
+    case QT_IQ3_XXS: return dq_iq3_xxs;
+    case QT_IQ3_S: return dq_iq3_s;
+    case QT_IQ1_S: return dq_iq1_s;
+    case QT_IQ1_M: return dq_iq1_m;
+    case QT_IQ4_KSS: return dq_iq4_kss;
+    case QT_IQ5_KS: return dq_iq5_ks;
+    case QT_IQ2_KS: return dq_iq2_ks;
+    case QT_IQ3_KS: return dq_iq3_ks;
+    case QT_Q8_KV: return dq_q8_kv;
+    case QT_IQ2_K: return dq_iq2_k;
+    case QT_IQ3_K: return dq_iq3_k;
+    case QT_IQ4_K: return dq_iq4_k;
+    case QT_IQ5_K: return dq_iq5_k;
+    case QT_IQ6_K: return dq_iq6_k;
+    default: return NULL;
     }
+}
+
+static quant_dq_group_fn dq_group(uint32_t type) {
+    switch (type) {
+    case QT_IQ4_KS_R4: return dqg_iq4_ks_r4;
+    case QT_Q8_0_R8: return dqg_q8_0_r8;
+    case QT_Q4_0_R8: return dqg_q4_0_r8;
+    case QT_IQ4_NL_R4: return dqg_iq4_nl_r4;
+    case QT_IQ4_XS_R8: return dqg_iq4_xs_r8;
+    case QT_Q6_0_R4: return dqg_q6_0_r4;
+    case QT_Q5_0_R4: return dqg_q5_0_r4;
+    default: return NULL;
+    }
+}
+
+bool quant_can_dequant(uint32_t type) { return dq_block(type) != NULL || dq_group(type) != NULL; }
+
+int quant_dequant_rows(uint32_t type, const void *src, float *dst, int64_t n_rows, int64_t n) {
+    const quant_type_info *ti = quant_type_info_get(type);
+    if (!ti || n <= 0 || n_rows <= 0 || n % ti->block_elems != 0 || n_rows % ti->row_interleave != 0) return -1;
+    size_t rb = quant_row_bytes(type, n);
+    if (ti->row_interleave == 1) {
+        for (int64_t r = 0; r < n_rows; r++)
+            if (quant_dequant_row(type, (const uint8_t *)src + (size_t)r * rb, dst + r * n, n)) return -1;
+        return 0;
+    }
+    quant_dq_group_fn g = dq_group(type);
+    if (!g) {
+        memset(dst, 0, sizeof(float) * (size_t)(n * n_rows));
+        return -1;
+    }
+    for (int64_t r = 0; r < n_rows; r += ti->row_interleave)
+        g((const uint8_t *)src + (size_t)r * rb, dst + r * n, n);
+    return 0;
+}
+
+int quant_dequant_part(uint32_t type, const void *row, int64_t first, float *dst, int64_t n) {
+    const quant_type_info *ti = quant_type_info_get(type);
+    quant_dq_block_fn f = dq_block(type);
+    if (!ti || n <= 0 || first < 0 || n % ti->block_elems != 0 || first % ti->block_elems != 0) return -1;
+    if (!f || ti->row_interleave != 1) {
+        memset(dst, 0, sizeof(float) * (size_t)n);
+        return -1;
+    }
+    const uint8_t *meta = row, *s = meta + ti->row_meta_bytes + (size_t)(first / ti->block_elems) * ti->block_bytes;
+    for (int64_t i = 0; i < n / ti->block_elems; i++) f(s + i * ti->block_bytes, meta, dst + i * ti->block_elems);
+    return 0;
+}
+
+int quant_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
+    return quant_dequant_part(type, src, 0, dst, n);
 }
 
 /* ---- quantization (round to nearest, as ggml's reference) ---- */

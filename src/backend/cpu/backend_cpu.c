@@ -34,7 +34,7 @@ int cpu_scratch_reserve(cpu_backend *cb, size_t n) {
 static bool cpu_supports(backend *b, backend_op op, uint32_t t) {
     switch (op) {
     case BOP_MATMUL: return cpu_matmul_supports(t);
-    case BOP_GET_ROWS: return quant_type_info_get(t) != NULL;
+    case BOP_GET_ROWS: return quant_can_dequant(t) && quant_type_info_get(t)->row_interleave == 1;
     case BOP_CACHE: /* the attention kernels convert rows of these */
         return t == QT_F32 || t == QT_F16 || t == QT_BF16 || t == QT_Q8_0 || t == QT_Q6_0 || t == QT_Q4_0;
     }

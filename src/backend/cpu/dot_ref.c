@@ -302,6 +302,6 @@ cpu_dot_fn cpu_dot_ref(uint32_t wtype) {
     case QT_Q4_K: return dot_ref_q4_k;
     case QT_Q5_K: return dot_ref_q5_k;
     case QT_Q6_K: return dot_ref_q6_k;
-    default: return NULL;
+    default: return cpu_dot_ref_k2(wtype) ? cpu_dot_ref_k2(wtype) : cpu_dot_generic(wtype, 0);
     }
 }

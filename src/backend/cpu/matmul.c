@@ -52,8 +52,9 @@ int cpu_matmul_xkind(uint32_t wtype) {
     switch (wtype) {
     case QT_F32: case QT_F16: case QT_BF16: return CPU_XQ_F32;
     case QT_Q8_0: case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: return CPU_XQ_Q16;
-    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return CPU_XQ_Q16K;
-    default: return -1;
+    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: case QT_Q2_K: case QT_Q3_K: case QT_IQ4_XS: case QT_IQ4_KS:
+        return CPU_XQ_Q16K;
+    default: return cpu_dot_generic(wtype, 0) ? CPU_XQ_F32 : -1;
     }
 }
 
@@ -71,6 +72,8 @@ cpu_dot_fn cpu_matmul_dot(uint32_t wtype, int force_ref) {
     cpu_dot_fn f = mm_avx512(wtype, force_ref);
     if (!f && !force_ref && mm_have_avx2 && mm_cap >= CPU_ISA_AVX2)
         f = cpu_dot_avx2(wtype);
+    if (!f && !force_ref)
+        f = cpu_dot_generic(wtype, 1);
     return f ? f : cpu_dot_ref(wtype);
 }
 

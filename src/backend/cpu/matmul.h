@@ -81,8 +81,15 @@ typedef void (*cpu_gemm_fn)(int64_t k, const void *w, size_t wstride, int64_t j0
 /* Quantizes one x row of k floats (k a multiple of the block size) into dst. */
 typedef void (*cpu_xquant_fn)(const float *x, void *dst, int64_t k);
 
-/* Scalar references, always available (dot_ref.c). NULL for an unsupported type. */
+/* Types without a kernel of their own that quant/ dequantizes (dot_generic.c): the weight row
+ * dequantized to f32 by tiles and dotted with f32 x; fast = 0: the scalar f32 dot inside, 1:
+ * the chosen SIMD one. NULL for other types. */
+cpu_dot_fn cpu_dot_generic(uint32_t wtype, int fast);
+/* Scalar references, always available (dot_ref.c; the generic ones for the types above). NULL
+ * for an unsupported type. */
 cpu_dot_fn cpu_dot_ref(uint32_t wtype);
+/* the references of Q2_K, Q3_K, IQ4_XS and IQ4_KS against x in cpu_q16k (dot_ref_k2.c) */
+cpu_dot_fn cpu_dot_ref_k2(uint32_t wtype);
 void cpu_xquant_q16_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16k_ref(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k);
@@ -91,6 +98,7 @@ void cpu_xquant_q16x4_ref(const float *x, void *dst, int64_t k);
 cpu_dot_fn cpu_dot_avx2(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_f(uint32_t wtype);
 cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype);
+cpu_dot_fn cpu_dot_avx2_k2(uint32_t wtype); /* Q2_K, Q3_K, IQ4_XS, IQ4_KS (dot_k2_avx2.c) */
 void cpu_xquant_q16_avx2(const float *x, void *dst, int64_t k);
 void cpu_xquant_q16k_avx2(const float *x, void *dst, int64_t k);
 /* AVX-512 F/BW/VL/DQ + VNNI kernels (avx512/), x in cpu_q16x4; NULL where that type has none. */

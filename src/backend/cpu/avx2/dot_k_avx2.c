@@ -180,6 +180,6 @@ cpu_dot_fn cpu_dot_avx2_k(uint32_t wtype) {
     case QT_Q4_K: return dot_q4_k;
     case QT_Q5_K: return dot_q5_k;
     case QT_Q6_K: return dot_q6_k;
-    default: return NULL;
+    default: return cpu_dot_avx2_k2(wtype);
     }
 }
