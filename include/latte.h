@@ -167,6 +167,23 @@ int latte_seq_len(const latte_ctx *c, int seq);
 int latte_seq_truncate(latte_ctx *c, int seq, int n_keep, latte_err *err);
 int latte_seq_copy(latte_ctx *c, int src, int dst, int n, latte_err *err);
 
+/* Sequence state: one sequence's KV cache and token ids as one blob, to park it (on disk,
+ * say) and load it back later into any sequence of a context over the same model and cache
+ * setup, without decoding again. The blob starts with a header naming the model (a hash of
+ * its tensor directory), cache kind, MLA mode, row widths, cache types, Hadamard rotation and
+ * the number of positions; a checksum covers the rest. latte_seq_state_size: the bytes
+ * latte_seq_state_save needs for seq as it is now (0 for a bad seq). Save: tokens are the
+ * latte_seq_len(c, seq) ids the sequence holds (kept for prefix matching); *written gets the
+ * size. Load: a blob from another model or setup, a damaged or truncated one, or one longer
+ * than a sequence here is refused with one error (LATTE_E_ARG, LATTE_E_FORMAT, LATTE_E_CTX)
+ * and seq left as it was; otherwise seq then holds the saved positions, and the ids go to
+ * tokens (room for latte_ctx_n_ctx(c) of them; may be NULL) and their count to *n_tokens. */
+size_t latte_seq_state_size(const latte_ctx *c, int seq);
+int latte_seq_state_save(latte_ctx *c, int seq, const int32_t *tokens, void *buf, size_t cap, size_t *written,
+                         latte_err *err);
+int latte_seq_state_load(latte_ctx *c, int seq, const void *buf, size_t n, int32_t *tokens, int *n_tokens,
+                         latte_err *err);
+
 /* KV cache bytes allocated, and the attention actually used ("latent MLA mode 3", ...). */
 uint64_t latte_ctx_kv_bytes(const latte_ctx *c);
 const char *latte_ctx_attention_desc(const latte_ctx *c);
