@@ -211,9 +211,6 @@ def check_concurrent(tag, srv, n=N_CONCURRENT):
 
 
 def check_errors(tag, srv):
-    def is_err(st, j, want):
-        return st == want and isinstance(j, dict) and "error" in j and {"message", "type", "code"} <= set(j["error"])
-
     st, j = srv.http("POST", "/v1/chat/completions", raw="{not json")
     report(f"{tag}_malformed_json_400", is_err(st, j, 400), f"{st} {j}")
     st, j = srv.http("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
@@ -286,20 +283,67 @@ def check_prefix_reuse(tag, srv):
            slots[0]["n_prompt_tokens_processed"] == evaluated, str(slots[0]))
 
 
-def check_slot_save(tag, srv):
+def metric(srv, name):
+    st, m = srv.http("GET", "/metrics")
+    lines = [l for l in m.splitlines() if l.startswith(name + " ")] if st == 200 else []
+    return float(lines[0].split()[1]) if lines else None
+
+
+def is_err(st, j, want):
+    return st == want and isinstance(j, dict) and "error" in j and {"message", "type", "code"} <= set(j["error"])
+
+
+def check_slot_save(tag, srv, tmp):
+    """Save writes the slot's cache; restore loads it without decoding, and a follow-up
+    decodes only its new tokens yet answers as the same request sent to a fresh slot."""
     p = "Save me: the quick brown fox jumps over the lazy dog"
-    st, j1 = srv.http("POST", "/completion", {"prompt": p, "n_predict": 4, "temperature": 0, "id_slot": 1})
+    more = p + ". Then the fox ran into the woods and"
+    gen = {"n_predict": 6, "temperature": 0}
+    st, ref = srv.http("POST", "/completion", {"prompt": more, "id_slot": 2, "cache_prompt": False, **gen})
+    st, j1 = srv.http("POST", "/completion", {"prompt": p, "id_slot": 1, **gen})
+    n_p = j1["tokens_evaluated"]
     st_s, js = srv.http("POST", "/slots/1?action=save", {"filename": "slot1.bin"})
-    report(f"{tag}_slot_save", st_s == 200 and js.get("n_saved", 0) >= j1["tokens_evaluated"], f"{st_s} {js}")
-    srv.http("POST", "/completion", {"prompt": "Something else entirely", "n_predict": 2, "id_slot": 1,
-                                     "cache_prompt": False})
+    size = os.path.getsize(os.path.join(tmp, "slot1.bin")) if st_s == 200 else 0
+    report(f"{tag}_slot_save", st_s == 200 and js.get("n_saved", 0) >= n_p and js.get("n_written") == size > 0,
+           f"{st_s} {js} file {size} bytes")
+    # slots 1 and 2 forget p, so nothing but the restore can supply it
+    for sl in (1, 2):
+        srv.http("POST", "/completion", {"prompt": "Something else entirely", "n_predict": 2, "id_slot": sl,
+                                         "cache_prompt": False})
+    evals = metric(srv, "latte_prompt_tokens_evaluated_total")
     st_r, jr = srv.http("POST", "/slots/1?action=restore", {"filename": "slot1.bin"})
-    st, j2 = srv.http("POST", "/completion", {"prompt": p, "n_predict": 4, "temperature": 0, "id_slot": 1})
-    report(f"{tag}_slot_restore", st_r == 200 and jr.get("n_restored") == js.get("n_saved") and
-           j2.get("tokens_cached") == j1["tokens_evaluated"] - 1 and j2.get("content") == j1.get("content"),
-           f"{st_r} {jr} cached {j2.get('tokens_cached')} of {j1['tokens_evaluated']}")
-    st, j = srv.http("POST", "/slots/1?action=restore", {"filename": "../etc/passwd"})
-    report(f"{tag}_slot_bad_name_400", st == 400, f"{st} {j}")
+    report(f"{tag}_slot_restore_no_decode", st_r == 200 and jr.get("n_restored") == js.get("n_saved") and
+           metric(srv, "latte_prompt_tokens_evaluated_total") == evals, f"{st_r} {jr}")
+    st, j2 = srv.http("POST", "/completion", {"prompt": more, "id_slot": 1, **gen})
+    t2 = j2.get("timings", {})
+    report(f"{tag}_slot_restore_reused", st == 200 and j2.get("tokens_cached", 0) >= n_p and
+           t2.get("prompt_n") == j2["tokens_evaluated"] - j2["tokens_cached"] and t2.get("cache_n") == j2["tokens_cached"],
+           f"cached {j2.get('tokens_cached')} of {j2.get('tokens_evaluated')} (saved prompt {n_p}), timings {t2}")
+    report(f"{tag}_slot_restore_same_reply", j2.get("content") == ref.get("content") and ref.get("content"),
+           f"{j2.get('content')!r} vs {ref.get('content')!r}")
+    # bad files: each a 400 in the OpenAI format, the slot and the server unharmed
+    blob = open(os.path.join(tmp, "slot1.bin"), "rb").read()
+    bad = {"truncated": blob[:-7], "damaged": blob[:len(blob) // 2] + bytes([blob[len(blob) // 2] ^ 1]) +
+           blob[len(blob) // 2 + 1:], "header_only": blob[:40], "old_format": b"LATSLOT1" + bytes(40), "empty": b""}
+    for name, data in bad.items():
+        with open(os.path.join(tmp, name + ".bin"), "wb") as f:
+            f.write(data)
+        st, j = srv.http("POST", "/slots/3?action=restore", {"filename": name + ".bin"})
+        report(f"{tag}_slot_restore_{name}_400", is_err(st, j, 400), f"{st} {j}")
+    st, j = srv.http("POST", "/slots/3?action=restore", {"filename": "no-such-file.bin"})
+    report(f"{tag}_slot_restore_missing_404", is_err(st, j, 404), f"{st} {j}")
+    for name in ("../etc/passwd", ".hidden", "a/b", ""):
+        st, j = srv.http("POST", "/slots/1?action=restore", {"filename": name})
+        report(f"{tag}_slot_bad_name_400 {name!r}", is_err(st, j, 400), f"{st} {j}")
+    st, j = srv.http("GET", "/health")
+    report(f"{tag}_slot_alive_after_bad_files", st == 200, f"{st}")
+
+
+def check_slot_other_model(tag, srv):
+    """A slot saved by the SmolLM2 server is refused by this one."""
+    st, j = srv.http("POST", "/slots/0?action=restore", {"filename": "slot1.bin"})
+    report(f"{tag}_slot_restore_other_model_400", is_err(st, j, 400) and "another model" in j["error"]["message"],
+           f"{st} {j}")
 
 
 SCHEMA = {"type": "object", "properties": {
@@ -446,25 +490,27 @@ def main():
             timed(check_concurrent, "smol", srv)
             timed(check_errors, "smol", srv)
             timed(check_prefix_reuse, "smol", srv)
-            timed(check_slot_save, "smol", srv)
+            timed(check_slot_save, "smol", srv, tmp)
             timed(check_json, "smol", srv)
             timed(check_logprobs, "smol", srv)
             timed(check_tools, "smol", srv)
         finally:
             rc = srv.stop()
         report("smol_sigterm_exit_0", rc == 0, f"exit {rc}")
-    check_queue_full(SMOL)
-    if os.path.exists(TINY):
-        srv = Server("-m", TINY, "--api-key", KEY, "-np", "16", "-c", "8192", "--chat-template", "deepseek3")
-        try:
-            timed(check_basic, "tiny_mla", srv, TINY, "deepseek3")
-            if not SAN:  # the SmolLM2 run covers it there
-                timed(check_concurrent, "tiny_mla", srv)
-        finally:
-            rc = srv.stop()
-        report("tiny_mla_sigterm_exit_0", rc == 0, f"exit {rc}")
-    else:
-        print(f"SKIP tiny_mla: {TINY} not found")
+        check_queue_full(SMOL)
+        if os.path.exists(TINY):
+            srv = Server("-m", TINY, "--api-key", KEY, "-np", "16", "-c", "8192", "--chat-template", "deepseek3",
+                         "--slot-save-path", tmp)
+            try:
+                timed(check_basic, "tiny_mla", srv, TINY, "deepseek3")
+                if not SAN:  # the SmolLM2 run covers it there
+                    timed(check_concurrent, "tiny_mla", srv)
+                check_slot_other_model("tiny_mla", srv)
+            finally:
+                rc = srv.stop()
+            report("tiny_mla_sigterm_exit_0", rc == 0, f"exit {rc}")
+        else:
+            print(f"SKIP tiny_mla: {TINY} not found")
     print(f"  check_server: {time.time() - t0:.1f}s")
     return 1 if report.failed else 0
 

@@ -135,26 +135,3 @@ enum MHD_Result complete_handle(srv *sv, struct MHD_Connection *conn, api_kind k
     }
     return o.stream ? reply_stream(sv, conn, t, &o) : reply_final(sv, conn, t, &o);
 }
-
-int complete_eval_in_slot(srv *sv, int id, int32_t *toks, int n, char *msg, size_t cap) {
-    task *t = task_new();
-    if (!t) { snprintf(msg, cap, "out of memory"); return 500; }
-    t->p.prompt = toks;
-    t->p.n_prompt = n;
-    t->p.n_predict = 0;
-    t->p.id_slot = id;
-    t->p.sp = latte_sampler_default_params();
-    int s = sched_submit(sv->sch, t);
-    if (s != SCHED_OK) {
-        task_unref(t);
-        snprintf(msg, cap, "%s", s == SCHED_FULL ? "the server is busy" : "the server is shutting down");
-        return 503;
-    }
-    sched_lock(sv->sch);
-    while (!t->finish) sched_wait(sv->sch, t, (size_t)-1, POLL_MS);
-    int status = t->finish == FINISH_LENGTH ? 0 : 500;
-    if (status) snprintf(msg, cap, "restoring the slot failed: %s", t->err[0] ? t->err : "cancelled");
-    sched_unlock(sv->sch);
-    sched_release(sv->sch, t);
-    return status;
-}

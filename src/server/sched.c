@@ -138,6 +138,38 @@ static void start(sched *s, slot *sl, task *t) {
     }
 }
 
+/* Saves or restores idle slot sl's sequence state for t, then ends t (lock held; the worker
+ * is between steps, so nothing else touches the engine). A restore brings back the slot's
+ * token list too, so the next request reuses it as a prefix. */
+static void state_op(sched *s, slot *sl, task *t) {
+    latte_err err = {0};
+    int rc;
+    t->slot = sl->id;
+    if (t->p.state_op == TASK_STATE_SAVE) {
+        size_t n = latte_seq_state_size(s->c, sl->id);
+        free(t->p.state);
+        t->p.state = NULL;
+        rc = LATTE_E_NOMEM;
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+        if (latte_seq_len(s->c, sl->id) != sl->n_cache) /* never: commit_batch keeps them equal */
+            snprintf(err.msg, sizeof err.msg, "slot %d is out of step with its sequence", sl->id), rc = LATTE_E_ARG;
+        else if ((t->p.state = malloc(n)))
+            rc = latte_seq_state_save(s->c, sl->id, sl->cache, t->p.state, n, &t->p.state_n, &err);
+        t->n_state_pos = sl->n_cache;
+    } else {
+        int n = 0;
+        rc = latte_seq_state_load(s->c, sl->id, t->p.state, t->p.state_n, sl->cache, &n, &err);
+        if (!rc) sl->n_cache = t->n_state_pos = n;
+        else if (latte_seq_len(s->c, sl->id) < sl->n_cache) sl->n_cache = latte_seq_len(s->c, sl->id);
+        sl->t_idle = task_now();
+    }
+    t->err_code = rc;
+    if (rc) snprintf(t->err, sizeof t->err, "%.250s", err.msg);
+    t->t_end = task_now();
+    t->finish = rc ? FINISH_ERROR : FINISH_LENGTH; /* not finish(): no completion request to count */
+    task_unref(t);
+}
+
 /* Drops cancelled tasks and moves queued ones into free slots (lock held). */
 static void admit(sched *s) {
     for (int i = 0; i < s->n_slots; i++) {
@@ -156,7 +188,8 @@ static void admit(sched *s) {
             continue;
         }
         slot *sl = pick_slot(s, t);
-        if (sl) start(s, sl, t);
+        if (sl && t->p.state_op) state_op(s, sl, t);
+        else if (sl) start(s, sl, t);
         else s->queue[w++] = t;
     }
     s->n_queued = w;
@@ -262,7 +295,7 @@ static void sample_all(sched *s) {
         if (sl->row < 0) continue;
         task *t = sl->t;
         bool prompt_done = sl->state == SLOT_PROMPT;
-        if (prompt_done && t->p.n_predict == 0) { /* only evaluate the prompt (slot restore) */
+        if (prompt_done && t->p.n_predict == 0) { /* only evaluate the prompt */
             pthread_mutex_lock(&s->mu);
             t->t_prompt_done = task_now();
             finish(s, t, FINISH_LENGTH, NULL);
@@ -531,19 +564,4 @@ void sched_get_stats(sched *s, sched_stats *out) {
     }
     out->kv_total = (int64_t)s->n_ctx * s->n_slots;
     pthread_mutex_unlock(&s->mu);
-}
-
-int sched_slot_tokens(sched *s, int id, int32_t **toks, int *n) {
-    if (id < 0 || id >= s->n_slots) return -1;
-    pthread_mutex_lock(&s->mu);
-    slot *sl = &s->slots[id];
-    int rc = sl->t ? 1 : 0;
-    if (!rc) {
-        *n = sl->n_cache;
-        *toks = malloc(sizeof **toks * (size_t)(sl->n_cache ? sl->n_cache : 1));
-        if (!*toks) rc = -1;
-        else memcpy(*toks, sl->cache, sizeof **toks * (size_t)sl->n_cache);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
 }

@@ -65,8 +65,4 @@ int sched_n_ctx_slot(const sched *s);
 int sched_slots(sched *s, sched_slot_info *out, int cap);
 void sched_get_stats(sched *s, sched_stats *out);
 
-/* A copy (malloc'ed) of the tokens idle slot id holds, for saving it. Returns 0, 1 when the
- * slot is busy, -1 for a bad id or out of memory. */
-int sched_slot_tokens(sched *s, int id, int32_t **toks, int *n);
-
 #endif

@@ -1,8 +1,11 @@
-/* slots.c: POST /slots/{id}?action=save|restore|erase with {"filename": NAME}. A saved slot
- * is the token sequence its cache holds (a small header, then int32 ids) under
- * --slot-save-path; restore decodes those tokens back into the slot through the worker (the
- * cache is rebuilt, not copied: the engine keeps its cache layout to itself). Names are plain
- * file names: no path separators, no leading dot. */
+/* slots.c: POST /slots/{id}?action=save|restore with {"filename": NAME}. A saved slot is
+ * its sequence state as the engine writes it (latte_seq_state_save: a header naming the
+ * model, MLA mode and cache types, the token ids, the KV cache rows, a checksum) in a file
+ * under --slot-save-path. Restore loads it back into the slot without decoding anything, and
+ * the slot's token list with it, so the next request reuses it as a prompt prefix. Both run
+ * on the worker, between steps (it alone touches the engine); a busy slot is waited for. A
+ * file from another model or setup, or a truncated or damaged one, is a 400 and the slot
+ * stays as it was. Names are plain file names: no path separators, no leading dot. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,49 +13,100 @@
 
 #include "srv.h"
 
-static const char MAGIC[8] = "LATSLOT1";
+#define POLL_MS 100
 
 static bool name_ok(const char *n) {
     return n && *n && n[0] != '.' && !strchr(n, '/') && !strchr(n, '\\') && strlen(n) < 200;
 }
 
+/* Runs a save or restore of slot id on the worker (takes state); returns the finished task
+ * (release it with sched_release) or NULL with an HTTP status and msg. */
+static task *run_state_task(srv *sv, int id, int op, void *state, size_t n, int *status, char *msg, size_t cap) {
+    task *t = task_new();
+    if (!t) {
+        free(state);
+        *status = 500, snprintf(msg, cap, "out of memory");
+        return NULL;
+    }
+    t->p.state_op = op, t->p.state = state, t->p.state_n = n;
+    t->p.id_slot = id;
+    t->p.sp = latte_sampler_default_params();
+    int s = sched_submit(sv->sch, t);
+    if (s != SCHED_OK) {
+        task_unref(t);
+        *status = 503, snprintf(msg, cap, "%s", s == SCHED_FULL ? "the server is busy" : "the server is shutting down");
+        return NULL;
+    }
+    sched_lock(sv->sch);
+    while (!t->finish) sched_wait(sv->sch, t, (size_t)-1, POLL_MS);
+    sched_unlock(sv->sch);
+    return t;
+}
+
 static enum MHD_Result save(srv *sv, struct MHD_Connection *conn, int id, const char *path, const char *name) {
-    int32_t *toks = NULL;
-    int n = 0, rc = sched_slot_tokens(sv->sch, id, &toks, &n);
-    if (rc) return rc > 0 ? http_reply_error(conn, 409, "slot %d is busy", id) : http_reply_error(conn, 500, "out of memory");
-    FILE *f = fopen(path, "wb");
-    uint32_t hdr[2] = {(uint32_t)n, (uint32_t)latte_model_n_vocab(sv->m)};
-    bool ok = f && fwrite(MAGIC, 1, 8, f) == 8 && fwrite(hdr, sizeof hdr, 1, f) == 1 &&
-              fwrite(toks, sizeof *toks, (size_t)n, f) == (size_t)n;
+    int status;
+    char msg[600];
+    task *t = run_state_task(sv, id, TASK_STATE_SAVE, NULL, 0, &status, msg, sizeof msg);
+    if (!t) return http_reply_error(conn, status, "%s", msg);
+    if (t->finish != FINISH_LENGTH) {
+        snprintf(msg, sizeof msg, "saving slot %d failed: %s", id, t->err[0] ? t->err : "cancelled");
+        sched_release(sv->sch, t);
+        return http_reply_error(conn, 500, "%s", msg);
+    }
+    /* written beside the target, then renamed over it: a failed save leaves the old file whole */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(t->p.state, 1, t->p.state_n, f) == t->p.state_n;
     int e = errno;
-    if (f && fclose(f)) ok = false;
-    free(toks);
-    if (!ok) return http_reply_error(conn, 500, "cannot write %s: %s", path, strerror(e));
-    return http_reply_json(conn, 200, json_pack("{s:i,s:s,s:i,s:I}", "id_slot", id, "filename", name, "n_saved", n,
-                                                "n_written", (json_int_t)(16 + 4 * (size_t)n)));
+    if (f && fclose(f)) ok = false, e = errno;
+    if (ok && rename(tmp, path)) ok = false, e = errno;
+    if (!ok && f) remove(tmp);
+    size_t n_written = t->p.state_n;
+    int n_saved = t->n_state_pos;
+    sched_release(sv->sch, t);
+    if (!ok) return http_reply_error(conn, 500, "cannot write %s: %s", name, strerror(e));
+    return http_reply_json(conn, 200, json_pack("{s:i,s:s,s:i,s:I}", "id_slot", id, "filename", name, "n_saved",
+                                                n_saved, "n_written", (json_int_t)n_written));
+}
+
+/* Reads the file whole, refusing one larger than a slot's state can be. */
+static int read_file(srv *sv, const char *path, const char *name, void **buf, size_t *n, char *msg, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(msg, cap, "cannot open %s: %s", name, strerror(errno)), 404;
+    uint64_t limit = latte_ctx_kv_bytes(sv->c) / (uint64_t)latte_ctx_n_seq(sv->c) +
+                     sizeof(int32_t) * (uint64_t)latte_ctx_n_ctx(sv->c) + 4096;
+    long size = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+    int status = 0;
+    if (size < 0 || fseek(f, 0, SEEK_SET)) status = 500, snprintf(msg, cap, "cannot read %s: %s", name, strerror(errno));
+    else if ((uint64_t)size > limit)
+        status = 400, snprintf(msg, cap, "%s is %ld bytes, more than a slot's state here can be (%llu)", name, size,
+                               (unsigned long long)limit);
+    else if (!(*buf = malloc(size ? (size_t)size : 1))) status = 500, snprintf(msg, cap, "out of memory");
+    else if (fread(*buf, 1, (size_t)size, f) != (size_t)size) status = 500, snprintf(msg, cap, "cannot read %s", name);
+    fclose(f);
+    if (status) free(*buf), *buf = NULL;
+    *n = (size_t)(size > 0 ? size : 0);
+    return status;
 }
 
 static enum MHD_Result restore(srv *sv, struct MHD_Connection *conn, int id, const char *path, const char *name) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return http_reply_error(conn, 404, "cannot open %s: %s", name, strerror(errno));
-    char magic[8];
-    uint32_t hdr[2];
-    int32_t *toks = NULL;
-    int n_ctx = sched_n_ctx_slot(sv->sch), V = latte_model_n_vocab(sv->m);
-    bool ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, MAGIC, 8) && fread(hdr, sizeof hdr, 1, f) == 1 &&
-              hdr[1] == (uint32_t)V && hdr[0] >= 1 && hdr[0] < (uint32_t)n_ctx;
-    if (ok) ok = (toks = malloc(sizeof *toks * hdr[0])) && fread(toks, sizeof *toks, hdr[0], f) == hdr[0];
-    for (uint32_t i = 0; ok && i < hdr[0]; i++) ok = toks[i] >= 0 && toks[i] < V;
-    fclose(f);
-    if (!ok) {
-        free(toks);
-        return http_reply_error(conn, 400, "%s is not a slot file of this model holding 1..%d tokens", name, n_ctx - 1);
-    }
-    char msg[300];
-    int status = complete_eval_in_slot(sv, id, toks, (int)hdr[0], msg, sizeof msg); /* takes toks */
+    void *buf = NULL;
+    size_t n = 0;
+    char msg[600];
+    int status = read_file(sv, path, name, &buf, &n, msg, sizeof msg);
     if (status) return http_reply_error(conn, status, "%s", msg);
-    return http_reply_json(conn, 200, json_pack("{s:i,s:s,s:i}", "id_slot", id, "filename", name, "n_restored",
-                                                (int)hdr[0]));
+    task *t = run_state_task(sv, id, TASK_STATE_LOAD, buf, n, &status, msg, sizeof msg);
+    if (!t) return http_reply_error(conn, status, "%s", msg);
+    int code = t->err_code, n_pos = t->n_state_pos;
+    bool done = t->finish == FINISH_LENGTH;
+    if (!done) snprintf(msg, sizeof msg, "cannot restore %s: %s", name, t->err[0] ? t->err : "cancelled");
+    sched_release(sv->sch, t);
+    if (!done) /* a file that does not fit is the client's error; the rest is ours */
+        return http_reply_error(conn, code == LATTE_E_FORMAT || code == LATTE_E_ARG || code == LATTE_E_CTX ? 400 : 500,
+                                "%s", msg);
+    return http_reply_json(conn, 200, json_pack("{s:i,s:s,s:i,s:I}", "id_slot", id, "filename", name, "n_restored",
+                                                n_pos, "n_read", (json_int_t)n));
 }
 
 enum MHD_Result slots_action(srv *sv, struct MHD_Connection *conn, const char *idtext, json_t *body) {

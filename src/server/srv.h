@@ -52,8 +52,6 @@ enum MHD_Result routes_dispatch(srv *sv, struct MHD_Connection *conn, const char
 /* ---- complete.c: the three completion endpoints ---- */
 typedef enum { API_CHAT, API_COMPLETIONS, API_NATIVE } api_kind;
 enum MHD_Result complete_handle(srv *sv, struct MHD_Connection *conn, api_kind kind, json_t *body);
-/* Runs a prompt-only task in slot id (restore); returns 0 or an HTTP status with msg. */
-int complete_eval_in_slot(srv *sv, int id, int32_t *toks, int n, char *msg, size_t cap);
 
 /* ---- oai_parse.c: a request body into a task ---- */
 typedef struct req_opts {

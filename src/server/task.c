@@ -32,6 +32,7 @@ void task_unref(task *t) {
     for (int i = 0; i < t->p.n_stops; i++) free(t->p.stops[i]);
     free(t->p.stops);
     guide_free(t->p.guide);
+    free(t->p.state);
     free(t->text);
     free(t->toks);
     free(t->tok_end);

@@ -30,6 +30,11 @@ typedef struct task_params {
     bool hold_think;          /* hold back partial <think> tags (chat: reasoning is split off) */
     int id_slot;              /* -1: any free slot */
     json_guide *guide;        /* owned: constrained sampling (response_format), NULL: none */
+    /* slot save/restore: instead of generating, the worker saves the slot's sequence state
+     * into state (owned, malloc'ed) or loads it from there */
+    enum { TASK_STATE_NONE, TASK_STATE_SAVE, TASK_STATE_LOAD } state_op;
+    void *state;
+    size_t state_n;
 } task_params;
 
 typedef struct task {
@@ -49,6 +54,8 @@ typedef struct task {
     task_finish finish;
     bool truncated_by_stop;   /* finished on a stop string (vs end of text) */
     char err[256];
+    int err_code;             /* the engine's LATTE_E_* code behind err (0: none) */
+    int n_state_pos;          /* positions saved or restored (state_op) */
     bool cancel;              /* set by the HTTP side: stop and free the slot */
     int refs;
     double t_queued, t_start, t_prompt_done, t_end;
