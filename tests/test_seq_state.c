@@ -6,7 +6,9 @@
  * batch, so the same kernels run) must then give bit-identical logits in all three places,
  * and the token ids must come back. Refused, each with its own code, the target sequence
  * left as it was: a truncated blob, a damaged one, one from another MLA mode, cache type or
- * model, and one longer than the target's sequences. About a second in all. */
+ * model, and one longer than the target's sequences. About a second in all.
+ * LATTE_TEST_NGL=N puts N layers (weights and KV cache) on the GPU of a CUDA build, so the
+ * copies go through that backend (tests/gpu runs it so). */
 #include <latte.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@ static latte_model *load(const char *fix, const char *name) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s.gguf", fix, name);
     latte_model_params mp = {.path = path, .mla = -1};
+    const char *ngl = getenv("LATTE_TEST_NGL");
+    if (ngl) mp.place.n_gpu_layers = atoi(ngl);
     latte_model *m = NULL;
     latte_err err = {0};
     if (latte_model_load(&m, &mp, &err)) printf("SKIP seq_state.%s: %s\n", name, err.msg);
