@@ -15,9 +15,6 @@ extern "C" {
 }
 #include "cuda_ops.h"
 
-/* ggml's iq4_xs (quant.h does not list it yet): 256 elements in 136 bytes */
-enum { QT_IQ4_XS = 23 };
-
 #define CUDA_STREAM(s) ((cudaStream_t)(s))
 
 /* 0 when w is a weight the kernels run (type, shape, row size, alignment), else LATTE_E_* */
