@@ -18,7 +18,7 @@
 #include "graph/graph.h"
 #include "quant/quant.h"
 
-enum { QT_IQ4_XS = 23, PAD = 4096 };
+enum { PAD = 4096 };
 
 static int n_fail;
 static latte_err err;
