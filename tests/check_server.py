@@ -3,7 +3,8 @@ SmolLM2 model and on tiny-mla. Greedy replies equal `latte run` with the same pr
 equal non-streamed replies and end with `data: [DONE]`; 16 concurrent streams each equal the
 same request sent alone and leave no slot busy; bad requests get the right status and an
 OpenAI error body while the server stays up; a client that hangs up frees its slot; a
-follow-up turn decodes only its new tokens; a saved slot restores; SIGTERM exits 0.
+follow-up turn decodes only its new tokens; a saved slot (its KV cache) restores without
+decoding and answers as a fresh slot would, bad slot files are a 400; SIGTERM exits 0.
 Small max_tokens keep it near 55 s on the release build; the sanitizer build runs a lighter
 set (4 clients, no repeated streamed variants) in about 105 s."""
 import concurrent.futures as cf
