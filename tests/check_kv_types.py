@@ -16,19 +16,16 @@ import json, os, subprocess, sys, tempfile
 
 import numpy as np
 
-from testlib import LATTE, SHARED, SAN, Reporter
+from testlib import LATTE, ROOT, SHARED, SAN, Reporter
+
+sys.path.insert(0, os.path.join(ROOT, "tools", "ref"))
+from compare import log_softmax  # noqa: E402
 
 MODEL = os.path.join(SHARED, "models", "tiny-mla.gguf")
 TEXT = os.path.join(SHARED, "models", "heldout-prose.txt")
 CHUNK = 512
 CEILING = {"q8_0": 4.5e-4, "q6_0": 1.3e-3, "q4_0": 1.5 * 1.19e-2, "q8_0 -khad": 4.5e-4, "q6_0 -khad": 1.3e-3,
            "q4_0 -khad": 1.19e-2}
-
-
-def log_softmax(x):
-    x = x.astype(np.float64)
-    x -= x.max(axis=1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 
 
 def main():

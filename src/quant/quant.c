@@ -55,10 +55,24 @@ uint16_t quant_f32_to_bf16(float f) {
 }
 
 static float rd_f16(const uint8_t *p) { return quant_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
-static void wr_f16(uint8_t *p, float f) {
+void quant_put_f16(uint8_t *p, float f) {
     uint16_t h = quant_f32_to_f16(f);
     p[0] = (uint8_t)h;
     p[1] = (uint8_t)(h >> 8);
+}
+
+void quant_pack_nibbles(const uint8_t *lv, uint8_t *qs) {
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((lv[j] & 0xf) | (lv[j + 16] << 4));
+}
+
+void quant_pack_q6_0(const uint8_t *lv, uint8_t *qhqs) {
+    uint8_t *qh = qhqs, *qs = qhqs + 8;
+    memset(qh, 0, 8);
+    for (int j = 0; j < 16; j++) {
+        int q0 = lv[j], q1 = lv[j + 16];
+        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
+        qh[j % 8] |= (uint8_t)(((q0 >> 4) | ((q1 >> 4) << 2)) << (4 * (j / 8)));
+    }
 }
 
 /* ---- dequantization, one block at a time ---- */
@@ -283,7 +297,7 @@ static void q_q8_0(const float *x, uint8_t *b) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
     float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    wr_f16(b, d);
+    quant_put_f16(b, d);
     for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
 }
 
@@ -296,13 +310,13 @@ static void q_q4_0(const float *x, uint8_t *b) {
         }
     }
     float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    wr_f16(b, d);
-    for (int j = 0; j < 16; j++) {
-        int x0 = (int)(int8_t)(x[j] * id + 8.5f), x1 = (int)(int8_t)(x[j + 16] * id + 8.5f);
-        x0 = x0 > 15 ? 15 : x0;
-        x1 = x1 > 15 ? 15 : x1;
-        b[2 + j] = (uint8_t)(x0 | (x1 << 4));
+    uint8_t lv[32];
+    quant_put_f16(b, d);
+    for (int j = 0; j < 32; j++) {
+        int v = (int)(int8_t)(x[j] * id + 8.5f);
+        lv[j] = (uint8_t)(v > 15 ? 15 : v);
     }
+    quant_pack_nibbles(lv, b + 2);
 }
 
 static void q_q4_1(const float *x, uint8_t *b) {
@@ -312,14 +326,14 @@ static void q_q4_1(const float *x, uint8_t *b) {
         mx = fmaxf(mx, x[j]);
     }
     float d = (mx - mn) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    wr_f16(b, d);
-    wr_f16(b + 2, mn);
-    for (int j = 0; j < 16; j++) {
-        int x0 = (int)(int8_t)((x[j] - mn) * id + 0.5f), x1 = (int)(int8_t)((x[j + 16] - mn) * id + 0.5f);
-        x0 = x0 > 15 ? 15 : x0;
-        x1 = x1 > 15 ? 15 : x1;
-        b[4 + j] = (uint8_t)(x0 | (x1 << 4));
+    quant_put_f16(b, d);
+    quant_put_f16(b + 2, mn);
+    uint8_t lv[32];
+    for (int j = 0; j < 32; j++) {
+        int v = (int)(int8_t)((x[j] - mn) * id + 0.5f);
+        lv[j] = (uint8_t)(v > 15 ? 15 : v);
     }
+    quant_pack_nibbles(lv, b + 4);
 }
 
 /* ik_llama.cpp's q6_0: levels -32..31 with the block's signed extreme at -32, then the scale
@@ -333,18 +347,16 @@ static void q_q6_0(const float *x, uint8_t *b) {
         }
     }
     float d = max / -32.0f, id = d != 0.0f ? 1.0f / d : 0.0f, sxq = 0.0f, sqq = 0.0f;
-    uint8_t *qh = b + 2, *qs = b + 10;
-    memset(qh, 0, 8);
-    for (int j = 0; j < 16; j++) {
-        int q0 = (int)(int8_t)(x[j] * id + 32.5f), q1 = (int)(int8_t)(x[j + 16] * id + 32.5f);
-        q0 = q0 > 63 ? 63 : q0 < 0 ? 0 : q0;
-        q1 = q1 > 63 ? 63 : q1 < 0 ? 0 : q1;
-        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
-        qh[j % 8] |= (uint8_t)(((q0 >> 4) | ((q1 >> 4) << 2)) << (4 * (j / 8)));
-        sxq += x[j] * (float)(q0 - 32) + x[j + 16] * (float)(q1 - 32);
-        sqq += (float)((q0 - 32) * (q0 - 32) + (q1 - 32) * (q1 - 32));
+    uint8_t lv[32];
+    for (int j = 0; j < 32; j++) {
+        int v = (int)(int8_t)(x[j] * id + 32.5f);
+        v = v > 63 ? 63 : v < 0 ? 0 : v;
+        lv[j] = (uint8_t)v;
+        sxq += x[j] * (float)(v - 32);
+        sqq += (float)((v - 32) * (v - 32));
     }
-    wr_f16(b, sqq > 0.0f ? sxq / sqq : d);
+    quant_pack_q6_0(lv, b + 2);
+    quant_put_f16(b, sqq > 0.0f ? sxq / sqq : d);
 }
 
 void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n) {
@@ -358,7 +370,7 @@ void quant_quant_row(uint32_t type, const float *src, void *dst, int64_t n) {
         uint16_t h;
         switch (type) {
         case QT_F32: memcpy(b, x, 4); break;
-        case QT_F16: wr_f16(b, x[0]); break;
+        case QT_F16: quant_put_f16(b, x[0]); break;
         case QT_BF16:
             h = quant_f32_to_bf16(x[0]);
             b[0] = (uint8_t)h;

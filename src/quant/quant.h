@@ -78,6 +78,12 @@ int quant_plain_type(uint32_t type);
  * as the same rows of quant_plain_type(type) (same bytes per row). Returns 0 or -1. */
 int quant_repack_plain(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n);
 
+/* Writers shared by the quantizers: a little-endian f16 at p; 32 levels 0..15 as ggml's 16
+ * nibble bytes (level j low, j + 16 high); 32 levels 0..63 as q6_0's qh[8] then qs[16]. */
+void quant_put_f16(uint8_t *p, float f);
+void quant_pack_nibbles(const uint8_t *lv, uint8_t *qs);
+void quant_pack_q6_0(const uint8_t *lv, uint8_t *qhqs);
+
 /* The KV cache's quantizer (quant_kv.c): same layouts, each q8_0/q6_0/q4_0 block's scale
  * chosen for the least squared error; other types as quant_quant_row. */
 void quant_kv_row(uint32_t type, const float *src, void *dst, int64_t n);

@@ -22,11 +22,6 @@ static int nearest(float f) {
 }
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void wr_f16(uint8_t *p, float f) {
-    uint16_t h = quant_f32_to_f16(f);
-    p[0] = (uint8_t)h;
-    p[1] = (uint8_t)(h >> 8);
-}
 static float f16_round(float f) { return quant_f16_to_f32(quant_f32_to_f16(f)); }
 
 /* Scale and min for x[0..n) on the grid 0..nmax, y = scale * L - min_out: starts from the
@@ -159,8 +154,8 @@ static void q45_k(const float *x, uint8_t *b, int nmax, float rmin, int nstep, u
     memset(s, 0, 12);
     for (int j = 0; j < 8; j++)
         pack_scale_min(s, j, clampi(nearest(inv_scale * scales[j]), 0, 63), clampi(nearest(inv_min * mins[j]), 0, 63));
-    wr_f16(b, max_scale / 63);
-    wr_f16(b + 2, max_min / 63);
+    quant_put_f16(b, max_scale / 63);
+    quant_put_f16(b + 2, max_min / 63);
     float d = f16_round(max_scale / 63), dmin = f16_round(max_min / 63);
     for (int j = 0; j < 8; j++) {
         int sc, mn;
@@ -211,7 +206,7 @@ void quant_k_q6_k(const float *x, uint8_t *b) {
         return;
     }
     float iscale = -128 / max_scale;
-    wr_f16(b + 208, 1 / iscale);
+    quant_put_f16(b + 208, 1 / iscale);
     float d = f16_round(1 / iscale);
     for (int ib = 0; ib < 16; ib++) {
         sc[ib] = (int8_t)clampi(nearest(iscale * scales[ib]), -128, 127);
@@ -253,8 +248,8 @@ void quant_k_q2_k(const float *x, uint8_t *b) {
         int lm = max_min > 0 ? clampi(nearest(15 / max_min * mins[j]), 0, 15) : 0;
         sc[j] = (uint8_t)(ls | (lm << 4));
     }
-    wr_f16(b + 80, max_scale > 0 ? max_scale / 15 : 0);
-    wr_f16(b + 82, max_min > 0 ? max_min / 15 : 0);
+    quant_put_f16(b + 80, max_scale > 0 ? max_scale / 15 : 0);
+    quant_put_f16(b + 82, max_min > 0 ? max_min / 15 : 0);
     float d = f16_round(max_scale > 0 ? max_scale / 15 : 0), dmin = f16_round(max_min > 0 ? max_min / 15 : 0);
     for (int j = 0; j < 16; j++) {
         float ds = d * (sc[j] & 0xf), dm = dmin * (sc[j] >> 4);
@@ -332,10 +327,10 @@ void quant_k_q3_k(const float *x, uint8_t *b) {
             else sc[j - 8] |= (uint8_t)((l & 0xf) << 4);
             sc[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
         }
-        wr_f16(b + 108, 1 / iscale);
+        quant_put_f16(b + 108, 1 / iscale);
         d = f16_round(1 / iscale);
     } else {
-        wr_f16(b + 108, 0);
+        quant_put_f16(b + 108, 0);
     }
     for (int j = 0; j < 16; j++) {
         int s6 = j < 8 ? sc[j] & 0xf : sc[j - 8] >> 4;

@@ -49,35 +49,23 @@ static float fit_block(const float *x, int nmax, int8_t *q) {
     return best_d;
 }
 
-static void wr_f16(uint8_t *b, float v) {
-    uint16_t h = quant_f32_to_f16(v);
-    b[0] = (uint8_t)h;
-    b[1] = (uint8_t)(h >> 8);
-}
-
 static void kv_q8_0(const float *x, uint8_t *b) {
     int8_t q[KV_QK];
-    wr_f16(b, fit_block(x, 128, q));
+    quant_put_f16(b, fit_block(x, 128, q));
     memcpy(b + 2, q, KV_QK);
 }
 
-static void kv_q4_0(const float *x, uint8_t *b) {
+/* q4_0 and q6_0 store level + nmax */
+static void kv_offset(const float *x, int nmax, uint8_t *b, void (*pack)(const uint8_t *, uint8_t *)) {
     int8_t q[KV_QK];
-    wr_f16(b, fit_block(x, 8, q));
-    for (int j = 0; j < 16; j++) b[2 + j] = (uint8_t)((q[j] + 8) | ((q[j + 16] + 8) << 4));
+    uint8_t lv[KV_QK];
+    quant_put_f16(b, fit_block(x, nmax, q));
+    for (int j = 0; j < KV_QK; j++) lv[j] = (uint8_t)(q[j] + nmax);
+    pack(lv, b + 2);
 }
 
-static void kv_q6_0(const float *x, uint8_t *b) {
-    int8_t q[KV_QK];
-    wr_f16(b, fit_block(x, 32, q));
-    uint8_t *qh = b + 2, *qs = b + 10;
-    memset(qh, 0, 8);
-    for (int j = 0; j < 16; j++) {
-        int q0 = q[j] + 32, q1 = q[j + 16] + 32;
-        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
-        qh[j % 8] |= (uint8_t)(((q0 >> 4) | ((q1 >> 4) << 2)) << (4 * (j / 8)));
-    }
-}
+static void kv_q4_0(const float *x, uint8_t *b) { kv_offset(x, 8, b, quant_pack_nibbles); }
+static void kv_q6_0(const float *x, uint8_t *b) { kv_offset(x, 32, b, quant_pack_q6_0); }
 
 void quant_kv_row(uint32_t type, const float *src, void *dst, int64_t n) {
     void (*blk)(const float *, uint8_t *) = type == QT_Q8_0 ? kv_q8_0 : type == QT_Q4_0 ? kv_q4_0

@@ -8,11 +8,6 @@
 
 #include "quant.h"
 
-static void wr_f16(uint8_t *p, float f) {
-    uint16_t h = quant_f32_to_f16(f);
-    p[0] = (uint8_t)h;
-    p[1] = (uint8_t)(h >> 8);
-}
 
 /* 32 five-bit values: low nibbles of j and j+16 share byte j, the high bits go to qh bit j */
 static void pack_q5(const uint8_t *q, uint8_t *qh4, uint8_t *qs) {
@@ -39,7 +34,7 @@ static void q_q5_0(const float *x, uint8_t *b) {
         int v = (int)(int8_t)(x[j] * id + 16.5f);
         q[j] = (uint8_t)(v > 31 ? 31 : v);
     }
-    wr_f16(b, d);
+    quant_put_f16(b, d);
     pack_q5(q, b + 2, b + 6);
 }
 
@@ -55,8 +50,8 @@ static void q_q5_1(const float *x, uint8_t *b) {
         int v = (int)(int8_t)((x[j] - mn) * id + 0.5f);
         q[j] = (uint8_t)(v > 31 ? 31 : v);
     }
-    wr_f16(b, d);
-    wr_f16(b + 2, mn);
+    quant_put_f16(b, d);
+    quant_put_f16(b + 2, mn);
     pack_q5(q, b + 4, b + 8);
 }
 
