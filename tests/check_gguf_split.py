@@ -8,9 +8,10 @@ fail with exactly one 'error:' line and a status > 0. About 5 s. Env: LATTE_BUIL
 import os, subprocess, sys, tempfile
 
 import numpy as np
-from gguf import GGUFReader, GGUFWriter, GGUFValueType as VT, GGMLQuantizationType as QT
+from gguf import GGUFValueType as VT
 
 from testlib import FIX, LATTE, SAN, Reporter  # noqa: E402
+from gguf_copy import read_gguf, write_gguf  # noqa: E402
 
 TIMEOUT = 300 if SAN else 60
 TOKENS = "1,2,3,4,5"
@@ -19,38 +20,14 @@ report = Reporter()
 
 def read_model(name):
     """(kv list of (key, type, sub_type, value), tensors list of (name, data, qtype)) of a fixture."""
-    r = GGUFReader(os.path.join(FIX, name + ".gguf"))
-    kv = []
-    for k, f in r.fields.items():
-        if k.startswith("GGUF."):
-            continue
-        t = f.types[0]
-        if t == VT.ARRAY:
-            sub = f.types[-1]
-            val = [bytes(f.parts[i]) for i in f.data] if sub == VT.STRING else list(f.contents())
-            kv.append((k, t, sub, val))
-        elif t == VT.STRING:
-            kv.append((k, t, None, bytes(f.parts[f.data[0]])))
-        else:
-            kv.append((k, t, None, f.contents()))
-    tensors = [(t.name, np.array(t.data), QT(int(t.tensor_type))) for t in r.tensors]
-    return kv, tensors
+    kv, tensors = read_gguf(os.path.join(FIX, name + ".gguf"))
+    return kv, [t[:3] for t in tensors]
 
 
 def write_shard(path, kv, tensors, no, count, n_total):
-    w = GGUFWriter(path, "x")
-    w.kv_data[0].clear()
-    for k, t, sub, val in kv:
-        w.add_key_value(k, val, t, sub_type=sub)
-    w.add_key_value("split.no", no, VT.UINT16)
-    w.add_key_value("split.count", count, VT.UINT16)
-    w.add_key_value("split.tensors.count", n_total, VT.INT32)
-    for n, data, qt in tensors:
-        w.add_tensor(n, data, raw_dtype=qt)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    split_kv = [("split.no", VT.UINT16, None, no), ("split.count", VT.UINT16, None, count),
+                ("split.tensors.count", VT.INT32, None, n_total)]
+    write_gguf(path, list(kv) + split_kv, tensors)
 
 
 def shard_name(prefix, i, count):

@@ -14,10 +14,11 @@ checked the same way against an f32 twin decoded in numpy from their block layou
 import os, struct, subprocess, sys, tempfile
 
 import numpy as np
-from gguf import GGUFReader, GGUFWriter, GGUFValueType as VT, GGMLQuantizationType as QT, quants
+from gguf import GGMLQuantizationType as QT, quants
 from gguf.constants import GGML_QUANT_SIZES
 
 from testlib import FIX, LATTE, SAN, Reporter  # noqa: E402
+from gguf_copy import read_gguf, write_gguf  # noqa: E402
 
 TIMEOUT = 300 if SAN else 60
 TOKENS = "1,2,3,4,5,6,7"
@@ -42,34 +43,7 @@ SCALES = {
 
 
 def read_model(name):
-    r = GGUFReader(os.path.join(FIX, name + ".gguf"))
-    kv = []
-    for k, f in r.fields.items():
-        if k.startswith("GGUF."):
-            continue
-        t = f.types[0]
-        if t == VT.ARRAY:
-            sub = f.types[-1]
-            val = [bytes(f.parts[i]) for i in f.data] if sub == VT.STRING else list(f.contents())
-            kv.append((k, t, sub, val))
-        elif t == VT.STRING:
-            kv.append((k, t, None, bytes(f.parts[f.data[0]])))
-        else:
-            kv.append((k, t, None, f.contents()))
-    return kv, [(t.name, np.array(t.data), QT(int(t.tensor_type)), [int(x) for x in t.shape]) for t in r.tensors]
-
-
-def write(path, kv, tensors):
-    w = GGUFWriter(path, "x")
-    w.kv_data[0].clear()
-    for k, t, sub, val in kv:
-        w.add_key_value(k, val, t, sub_type=sub)
-    for n, data, qt in tensors:
-        w.add_tensor(n, data, raw_dtype=qt)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    return read_gguf(os.path.join(FIX, name + ".gguf"))
 
 
 def random_blocks(qt, rows, ne0, rng):
@@ -196,8 +170,8 @@ def check_interleaved(model, tmp, rng):
                 a.append((tn, data, t))
                 b.append((tn, data, t))
         pa, pb = os.path.join(tmp, name + ".gguf"), os.path.join(tmp, name + "-f32.gguf")
-        write(pa, kv, a)
-        write(pb, kv, b)
+        write_gguf(pa, kv, a)
+        write_gguf(pb, kv, b)
         for tn, ne0 in patched:
             patch_tensor(pa, tn, tid, ne0)
         rc, out, err = run(["info", pa])
@@ -220,8 +194,8 @@ def main():
     for qt in SCALES:
         a, b, n = variants(model, qt, rng)
         pa, pb = os.path.join(tmp, qt.name + ".gguf"), os.path.join(tmp, qt.name + "-f32.gguf")
-        write(pa, model[0], a)
-        write(pb, model[0], b)
+        write_gguf(pa, model[0], a)
+        write_gguf(pb, model[0], b)
         la, ea = logits(pa, pa + ".f32")
         lb, eb = logits(pb, pb + ".f32")
         name = f"e2e_{qt.name.lower()}"
