@@ -7,7 +7,6 @@ missing, a foreign shard, a truncated shard, a tensor twice or missing, a shard 
 fail with exactly one 'error:' line and a status > 0. About 5 s. Env: LATTE_BUILD, LATTE_FIXTURES."""
 import os, subprocess, sys, tempfile
 
-import numpy as np
 from gguf import GGUFValueType as VT
 
 from testlib import FIX, LATTE, SAN, Reporter  # noqa: E402
